@@ -1,0 +1,1 @@
+"""Perception: tools that turn frames and audio into time-stamped text observations."""

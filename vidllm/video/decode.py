@@ -1,0 +1,138 @@
+"""The PyAV decoding engine: decode exactly the frames a plan names, each GOP at most once.
+
+For every group of pictures (GOP) that holds a wanted frame, seek to its keyframe and decode
+up to the last wanted frame, never further. Adjacent GOPs are read straight through when the
+gap is short; when a GOP's only wanted frame is its keyframe, the decoder is told to skip
+every other frame. Each packet is decoded on its own so that one damaged packet costs one
+frame, not the rest of the file, and a deadline is checked between packets so that a damaged
+file cannot hang the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+
+from vidllm.errors import DecodeTimeoutError
+from vidllm.video.probe import StreamIndex, open_container, video_stream
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = float(os.environ.get("VIDLLM_DECODE_TIMEOUT", 600))
+
+
+@dataclass
+class DecodeResult:
+    images: dict[int, np.ndarray] = field(default_factory=dict)  # pts -> HxWx3 uint8
+    decoded_frames: int = 0
+    bad_packets: int = 0
+    seeks: int = 0
+
+
+class _Deadline:
+    def __init__(self, path, timeout: float | None):
+        self.path = path
+        self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
+        self.end = time.monotonic() + self.timeout
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise DecodeTimeoutError(
+                self.path,
+                f"decoding took longer than {self.timeout:.0f}s; the file may be damaged "
+                "(raise the limit with VIDLLM_DECODE_TIMEOUT)",
+            )
+
+
+def _to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None:
+        return frame.to_ndarray(format="rgb24")
+    return frame.to_ndarray(format="rgb24", width=size[0], height=size[1], interpolation="AREA")
+
+
+def decode_frames(
+    path,
+    index: StreamIndex,
+    wanted_pts: np.ndarray,
+    *,
+    decode_size: tuple[int, int] | None = None,
+    timeout: float | None = None,
+    threads: bool = True,
+) -> DecodeResult:
+    """Decode the frames whose pts are in ``wanted_pts`` at ``decode_size`` (width, height, as
+    stored, before rotation). Frames that cannot be decoded are simply absent from the result."""
+    deadline = _Deadline(path, timeout)
+    result = DecodeResult()
+    row_of = {int(p): i for i, p in enumerate(index.pts)}
+    rows = np.array([row_of[int(p)] for p in wanted_pts], dtype=np.int64)
+    gop_sizes = np.bincount(index.gop)
+    with open_container(path) as container:
+        stream = video_stream(container, path)
+        if threads:
+            stream.codec_context.thread_type = "AUTO"
+        remaining = {int(p) for p in wanted_pts}
+        packets, skip_now, frames_left = None, None, None  # frames_left: to the next GOP
+        previous_gop = None
+        for g in np.unique(index.gop[rows]):
+            need_rows = rows[index.gop[rows] == g]
+            need = {int(index.pts[r]) for r in need_rows} & remaining
+            if not need:
+                continue
+            skip = "NONKEY" if bool(np.all(index.gop_pos[need_rows] == 0)) else "DEFAULT"
+            read_on = (
+                previous_gop is not None
+                and g == previous_gop + 1
+                and skip == skip_now
+                and frames_left <= max(8, gop_sizes[previous_gop] // 4)
+            )
+            if not read_on:
+                packets = _seek(container, stream, int(index.key_pts[g]), skip, result)
+                skip_now = skip
+            _decode_until(packets, need, remaining, decode_size, deadline, result)
+            previous_gop = g
+            frames_left = int(gop_sizes[g] - 1 - index.gop_pos[need_rows].max())
+        if remaining:  # e.g. open-GOP leading frames: start one keyframe earlier, exactly
+            for pts in sorted(remaining):
+                g = int(index.gop[row_of[pts]])
+                packets = _seek(container, stream, int(index.key_pts[max(g - 1, 0)]), "DEFAULT", result)
+                _decode_until(packets, {pts}, remaining, decode_size, deadline, result)
+    return result
+
+
+def _seek(container, stream, key_pts: int, skip: str, result: DecodeResult):
+    container.seek(key_pts, stream=stream, backward=True, any_frame=False)
+    stream.codec_context.skip_frame = skip
+    result.seeks += 1
+    return container.demux(stream)
+
+
+def _decode_until(packets, need, remaining, size, deadline, result) -> None:
+    """Decode packets until every pts in ``need`` is out, or the decoder has passed them all."""
+    last_needed = max(need)
+    for packet in packets:
+        deadline.check()
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            result.bad_packets += 1
+            continue
+        except av.error.FFmpegError as exc:
+            log.debug("decode error %s", exc)
+            result.bad_packets += 1
+            continue
+        passed = False
+        for frame in frames:
+            result.decoded_frames += 1
+            pts = frame.pts
+            if pts in remaining:
+                result.images[pts] = _to_rgb(frame, size)
+                remaining.discard(pts)
+            if pts is not None and pts >= last_needed:
+                passed = True
+        if passed or not (need & remaining):
+            return

@@ -1,0 +1,150 @@
+"""``sample_frames``: the one entry point that turns (video, spec) into ``Frames``.
+
+probe the packet index (cached) -> plan target times -> choose real frames -> decode the
+needed GOPs -> rotate upright and fit the pixel budget -> store in the frame cache.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from vidllm.errors import SpecError, VideoError
+from vidllm.video import scenes
+from vidllm.video.cache import FrameCache, content_hash
+from vidllm.video.decode import decode_frames
+from vidllm.video.frames import Frames
+from vidllm.video.plan import plan_frames
+from vidllm.video.probe import StreamIndex, VideoInfo, check_path, scan_index
+from vidllm.video.resize import fit_size, rotate_upright
+
+log = logging.getLogger(__name__)
+
+# Refuse to hold more than this many bytes of decoded frames at once (ask for --max-pixels).
+MAX_BATCH_BYTES = 6 * 1024**3
+
+
+def load_index(path, cache: FrameCache | None, video_hash: str) -> StreamIndex:
+    index = cache.get_index(video_hash) if cache else None
+    if index is None:
+        index = scan_index(path)
+        if cache:
+            cache.put_index(video_hash, index)
+    return index
+
+
+def probe(path, cache: FrameCache | None = None) -> VideoInfo:
+    """``VideoInfo`` for ``path``, reusing the cached packet index when there is one."""
+    check_path(path)
+    cache = cache if cache is not None else FrameCache()
+    return VideoInfo.from_path(path, load_index(path, cache, content_hash(path)))
+
+
+def sample_frames(path, spec=None, *, cache: FrameCache | None | bool = True, timeout=None) -> Frames:
+    """Sample ``path`` as ``spec`` says (default: 8 frames, uniform, exact).
+
+    >>> frames = sample_frames("clip.mp4", SamplingSpec(fps=1, max_frames=32))  # doctest: +SKIP
+    >>> frames.timestamps  # doctest: +SKIP
+    array([0.5, 1.5, ...])
+    """
+    from vidllm.video.spec import SamplingSpec
+
+    spec = spec or SamplingSpec()
+    check_path(path)
+    store = FrameCache() if cache is True else (cache or None)
+    video_hash = content_hash(path)
+    index = load_index(path, store, video_hash)
+    info = VideoInfo.from_path(path, index)
+    out_size = _output_size(info, spec)
+    key = FrameCache.key(video_hash, spec.key(), out_size)
+    if store and (hit := store.get(key)) is not None:
+        data, meta = hit
+        return Frames(
+            data=data, timestamps=np.array(meta["timestamps"]), targets=np.array(meta["targets"]),
+            source=str(path), content_hash=video_hash, mode=spec.mode,
+            warnings=tuple(meta["warnings"]), decoded_frames=0,
+        )
+    frames = _decode(path, spec, index, info, out_size, video_hash, timeout)
+    if store:
+        store.put(key, frames.data, {
+            "timestamps": frames.timestamps.tolist(), "targets": frames.targets.tolist(),
+            "warnings": list(frames.warnings),
+        })
+    return frames
+
+
+def _output_size(info: VideoInfo, spec) -> tuple[int, int]:
+    """Output (width, height) after rotation, fitted to the spec's pixel budget."""
+    return fit_size(
+        info.display_width, info.display_height,
+        max_pixels=spec.max_pixels, min_pixels=spec.min_pixels, factor=spec.size_factor,
+    )
+
+
+def _decode(path, spec, index: StreamIndex, info: VideoInfo, out_size, video_hash, timeout) -> Frames:
+    duration = index.duration()
+    window = spec.clip_range(duration)
+    warnings: list[str] = []
+    if spec.strategy in ("uniform", "fps"):
+        targets = spec.target_times(*window)
+        tolerance = spec.default_tolerance(*window) if spec.mode == "fast" else 0.0
+    elif spec.strategy == "keyframes":
+        key_times = np.sort(index.seconds(index.key_pts))
+        targets = key_times[(key_times >= window[0]) & (key_times < window[1])]
+        targets = _cap(targets, spec.max_frames)
+        tolerance = 0.0
+    else:
+        targets = scenes.scene_starts(path, index, window, spec.scene_threshold, timeout)
+        targets = _cap(targets, spec.max_frames)
+        tolerance = 0.0
+    if len(targets) == 0:
+        raise SpecError(f"{path}: no frames in {window[0]:.3f}-{window[1]:.3f}s for {spec.strategy}")
+    plan = plan_frames(index, targets, mode=spec.mode, tolerance=tolerance, window=window)
+    if plan.dropped_duplicates:
+        warnings.append(
+            f"{plan.dropped_duplicates} target times fell on frames already taken "
+            f"(the range holds fewer frames than asked); returned {len(plan)} distinct frames"
+        )
+    turned = info.rotation % 180 != 0
+    stored_size = (out_size[1], out_size[0]) if turned else out_size
+    need_bytes = len(plan) * out_size[0] * out_size[1] * 3
+    if need_bytes > MAX_BATCH_BYTES:
+        raise SpecError(
+            f"{path}: {len(plan)} frames of {out_size[0]}x{out_size[1]} need {need_bytes / 1e9:.1f} GB; "
+            "ask for fewer frames or a smaller --max-pixels"
+        )
+    result = decode_frames(path, index, plan.pts, decode_size=stored_size, timeout=timeout)
+    got = np.array([p in result.images for p in plan.pts], dtype=bool)
+    if not got.any():
+        raise VideoError(path, "no frame could be decoded (the video data is damaged)")
+    if not got.all():
+        missing = index.seconds(plan.pts[~got])
+        warnings.append(
+            f"skipped {int((~got).sum())} unreadable frames at "
+            + ", ".join(f"{t:.2f}s" for t in missing[:8])
+            + (" ..." if len(missing) > 8 else "")
+        )
+    if index.truncated:
+        warnings.append(f"the file is truncated: readable up to {duration:.2f}s")
+    if result.bad_packets:
+        warnings.append(f"{result.bad_packets} damaged packets were skipped while decoding")
+    images = [rotate_upright(result.images[p], info.rotation) for p in plan.pts[got]]
+    return Frames(
+        data=np.stack(images),
+        timestamps=index.seconds(plan.pts[got]),
+        targets=plan.targets[got],
+        source=str(path),
+        content_hash=video_hash,
+        mode=spec.mode,
+        warnings=tuple(warnings),
+        decoded_frames=result.decoded_frames,
+    )
+
+
+def _cap(times: np.ndarray, max_frames: int | None) -> np.ndarray:
+    """Keep at most ``max_frames`` of ``times``, spread evenly."""
+    if max_frames is None or len(times) <= max_frames:
+        return times
+    picks = np.round(np.linspace(0, len(times) - 1, max_frames)).astype(int)
+    return times[np.unique(picks)]
