@@ -22,7 +22,7 @@ import numpy as np
 from vidllm import db
 from vidllm.video.probe import StreamIndex
 
-FORMAT_VERSION = 1  # bump when decoding or resizing changes what is stored
+FORMAT_VERSION = 3  # bump when decoding or resizing changes what is stored
 
 
 def content_hash(path: str | os.PathLike) -> str:
@@ -91,9 +91,9 @@ class FrameCache:
         try:
             z = np.load(path)
             return StreamIndex(
-                pts=z["pts"], gop=z["gop"], gop_pos=z["gop_pos"], key_pts=z["key_pts"],
+                pts=z["pts"], gop=z["gop"], gop_pos=z["gop_pos"], key_pts=z["key_pts"], key_dts=z["key_dts"],
                 time_base=Fraction(int(z["tb"][0]), int(z["tb"][1])),
-                start_pts=int(z["start_pts"]), bad_packets=int(z["bad_packets"]),
+                start_pts=int(z["start_pts"]), end_pts=int(z["end_pts"]), bad_packets=int(z["bad_packets"]),
                 truncated=bool(z["truncated"]),
             )
         except (ValueError, OSError, KeyError):
@@ -102,9 +102,9 @@ class FrameCache:
     def put_index(self, video_hash: str, index: StreamIndex) -> None:
         self.index_dir.mkdir(parents=True, exist_ok=True)
         arrays = dict(
-            pts=index.pts, gop=index.gop, gop_pos=index.gop_pos, key_pts=index.key_pts,
+            pts=index.pts, gop=index.gop, gop_pos=index.gop_pos, key_pts=index.key_pts, key_dts=index.key_dts,
             tb=np.array([index.time_base.numerator, index.time_base.denominator]),
-            start_pts=index.start_pts, bad_packets=index.bad_packets, truncated=index.truncated,
+            start_pts=index.start_pts, end_pts=index.end_pts, bad_packets=index.bad_packets, truncated=index.truncated,
         )
         _atomic_write(self.index_dir / f"{video_hash}.npz", lambda f: np.savez(f, **arrays))
 

@@ -90,18 +90,51 @@ def decode_frames(
                 and skip == skip_now
                 and frames_left <= max(8, gop_sizes[previous_gop] // 4)
             )
-            if not read_on:
-                packets = _seek(container, stream, int(index.key_pts[g]), skip, result)
+            if not can_seek(container):
+                if packets is None:
+                    stream.codec_context.skip_frame = skip
+                    packets = container.demux(stream)
+                    skip_now = skip
+                if skip != skip_now:  # mixed needs: decode everything from here on
+                    stream.codec_context.skip_frame = skip_now = "DEFAULT"
+            elif not read_on:
+                if g == 0 and packets is None:  # already at the start: no seek (some
+                    stream.codec_context.skip_frame = skip  # demuxers seek imprecisely)
+                    packets = container.demux(stream)
+                else:
+                    packets = _seek(container, stream, seek_target(container, index, g), skip, result)
                 skip_now = skip
             _decode_until(packets, need, remaining, decode_size, deadline, result)
             previous_gop = g
             frames_left = int(gop_sizes[g] - 1 - index.gop_pos[need_rows].max())
-        if remaining:  # e.g. open-GOP leading frames: start one keyframe earlier, exactly
-            for pts in sorted(remaining):
-                g = int(index.gop[row_of[pts]])
-                packets = _seek(container, stream, int(index.key_pts[max(g - 1, 0)]), "DEFAULT", result)
-                _decode_until(packets, {pts}, remaining, decode_size, deadline, result)
+    if remaining:
+        # Open-GOP leading frames, or a demuxer whose seeks land late (MPEG-PS): read the
+        # file from the start once, without seeking, up to the last frame still missing.
+        log.debug("%s: %d frames missed after seeking; reading from the start", path, len(remaining))
+        with open_container(path) as container:
+            stream = video_stream(container, path)
+            if threads:
+                stream.codec_context.thread_type = "AUTO"
+            _decode_until(container.demux(stream), set(remaining), remaining, decode_size, deadline, result)
     return result
+
+
+# Formats whose frame timestamps after a seek were seen to be wrong (MPEG-PS labels the
+# keyframe with the next frame's pts) or that have no timestamps to seek by: read them
+# straight through instead.
+NO_SEEK_FORMATS = {"mpeg", "mpegvideo", "h264", "hevc", "m4v", "mjpeg"}
+# Demuxers that seek by decode timestamp (measured: MPEG-TS lands a GOP late when given pts).
+SEEK_BY_DTS_FORMATS = {"mpegts"}
+
+
+def can_seek(container) -> bool:
+    return container.format.name not in NO_SEEK_FORMATS
+
+
+def seek_target(container, index: StreamIndex, gop: int) -> int:
+    """The timestamp that makes FFmpeg land on GOP ``gop``'s keyframe."""
+    by_dts = container.format.name in SEEK_BY_DTS_FORMATS
+    return int(index.key_dts[gop] if by_dts else index.key_pts[gop])
 
 
 def _seek(container, stream, key_pts: int, skip: str, result: DecodeResult):

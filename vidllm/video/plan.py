@@ -52,7 +52,13 @@ def plan_frames(
         key_rows = inside[index.is_key[inside]]
         if len(key_rows):
             nearest_key = key_rows[nearest_frames(times[key_rows], targets)]
-            use_key = np.abs(times[nearest_key] - targets) <= tolerance + 1e-9
+            distance = np.abs(times[nearest_key] - targets)
+            use_key = distance <= tolerance + 1e-9
+            # a keyframe serves only the target nearest to it: two targets never collapse
+            # onto one frame while the range has other frames to give
+            for key in np.unique(nearest_key[use_key]):
+                sharing = np.flatnonzero(use_key & (nearest_key == key))
+                use_key[sharing[sharing != sharing[np.argmin(distance[sharing])]]] = False
             chosen = np.where(use_key, nearest_key, chosen)
     unique_rows, first = np.unique(chosen, return_index=True)
     return FramePlan(

@@ -77,8 +77,10 @@ class StreamIndex:
     gop: np.ndarray
     gop_pos: np.ndarray
     key_pts: np.ndarray
+    key_dts: np.ndarray  # demuxers without AVFMT_SEEK_TO_PTS (MPEG-PS/TS) seek by dts
     time_base: Fraction
     start_pts: int
+    end_pts: int  # where the last frame stops being shown
     bad_packets: int
     truncated: bool
 
@@ -94,20 +96,16 @@ class StreamIndex:
         return self.gop_pos == 0
 
     def duration(self) -> float:
-        """Seconds from the first frame's start to the last frame's end."""
-        if len(self.pts) == 0:
-            return 0.0
-        times = self.times
-        step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-        return float(times[-1] + step)
+        """Seconds from the stream's start to the last frame's end."""
+        return float(self.seconds(self.end_pts))
 
 
 def scan_index(path) -> StreamIndex:
     """Demux the first video stream once and index its packets."""
     with open_container(path) as container:
         stream = video_stream(container, path)
-        pts_list, gops, positions, key_pts = [], [], [], []
-        bad, truncated, gop, pos = 0, False, -1, 0
+        pts_list, gops, positions, key_pts, key_dts = [], [], [], [], []
+        bad, truncated, gop, pos, end = 0, False, -1, 0, None
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
@@ -119,7 +117,10 @@ def scan_index(path) -> StreamIndex:
                 if packet.is_keyframe or gop < 0:
                     gop, pos = gop + 1, 0
                     key_pts.append(ts)
+                    key_dts.append(packet.dts if packet.dts is not None else ts)
                 pts_list.append(ts)
+                if packet.duration:
+                    end = max(end or 0, ts + packet.duration)
                 gops.append(gop)
                 positions.append(pos)
                 pos += 1
@@ -131,13 +132,21 @@ def scan_index(path) -> StreamIndex:
         order = np.argsort(pts, kind="stable")
         start = stream.start_time if stream.start_time is not None else int(pts.min())
         start = min(start, int(pts.min()))
+        last = int(pts.max())
+        if end is None or end <= last:  # no packet durations: one typical frame step
+            steps = np.diff(np.sort(pts))
+            rate = stream.guessed_rate or stream.average_rate or 25
+            step = int(np.median(steps)) if len(steps) else int(round(1 / (float(rate) * stream.time_base)))
+            end = last + max(step, 1)
         return StreamIndex(
             pts=pts[order],
             gop=np.asarray(gops, dtype=np.int64)[order],
             gop_pos=np.asarray(positions, dtype=np.int64)[order],
             key_pts=np.asarray(key_pts, dtype=np.int64),
+            key_dts=np.asarray(key_dts, dtype=np.int64),
             time_base=stream.time_base,
             start_pts=int(start),
+            end_pts=int(end),
             bad_packets=bad,
             truncated=truncated,
         )

