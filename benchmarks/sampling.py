@@ -117,10 +117,13 @@ def timestamp_error(images, times) -> float:
     return float(np.max(np.abs(truth - np.asarray(times)))) if len(times) else float("nan")
 
 
-def run(name, fn, rows, scenario):
-    began = time.perf_counter()
-    images, times = fn()
-    seconds = time.perf_counter() - began
+def run(name, fn, rows, scenario, repeat=1):
+    """Best of ``repeat`` runs: the machines here are shared and noisy."""
+    seconds = float("inf")
+    for _ in range(repeat):
+        began = time.perf_counter()
+        images, times = fn()
+        seconds = min(seconds, time.perf_counter() - began)
     rows.append((scenario, name, seconds, len(images), timestamp_error(images, times)))
     print(f"  {name:<34} {seconds:7.2f} s  {len(images):4d} frames  max timestamp error {rows[-1][4]:.4f} s", flush=True)
 
@@ -149,12 +152,13 @@ def main() -> int:
             frames = sample_frames(path, spec.replace(mode=mode), cache=False)
             return list(frames.data), frames.timestamps
 
-        run("vidllm fast", lambda: vidllm_sample("fast"), rows, scenario)
-        run("vidllm exact", lambda: vidllm_sample("exact"), rows, scenario)
-        run("pyav exact seeking", lambda t=targets: pyav_exact_seek(path, t), rows, scenario)
+        repeat = 3 if len(targets) <= 64 else 1
+        run("vidllm fast", lambda: vidllm_sample("fast"), rows, scenario, repeat)
+        run("vidllm exact", lambda: vidllm_sample("exact"), rows, scenario, repeat)
+        run("pyav exact seeking", lambda t=targets: pyav_exact_seek(path, t), rows, scenario, repeat)
         for name, fn in peers.items():
             try:
-                run(name, lambda fn=fn, t=targets: fn(path, t), rows, scenario)
+                run(name, lambda fn=fn, t=targets: fn(path, t), rows, scenario, repeat)
             except ImportError:
                 print(f"  {name:<34} not installed")
         if not args.skip_slow:

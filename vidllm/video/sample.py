@@ -44,6 +44,8 @@ def probe(path, cache: FrameCache | None = None) -> VideoInfo:
 def sample_frames(path, spec=None, *, cache: FrameCache | None | bool = True, timeout=None) -> Frames:
     """Sample ``path`` as ``spec`` says (default: 8 frames, uniform, exact).
 
+    ``cache=False`` neither reads nor writes sampled frames (the packet index is still kept).
+
     >>> frames = sample_frames("clip.mp4", SamplingSpec(fps=1, max_frames=32))  # doctest: +SKIP
     >>> frames.timestamps  # doctest: +SKIP
     array([0.5, 1.5, ...])
@@ -54,7 +56,8 @@ def sample_frames(path, spec=None, *, cache: FrameCache | None | bool = True, ti
     check_path(path)
     store = FrameCache() if cache is True else (cache or None)
     video_hash = content_hash(path)
-    index = load_index(path, store, video_hash)
+    # the packet index is a one-time fact about the file: cached even when frames are not
+    index = load_index(path, store or FrameCache(), video_hash)
     info = VideoInfo.from_path(path, index)
     out_size = _output_size(info, spec)
     key = FrameCache.key(video_hash, spec.key(), out_size)

@@ -1,0 +1,120 @@
+"""The timeline: every observation of a video, merged, and rendered as text under a budget.
+
+Rendering for a question keeps the lines most relevant to it (sentence-embedding similarity)
+and spreads the rest of the budget over the whole video, so the model sees both what the
+question is about and what happens around it. Lines come out in time order.
+
+    [00:03.0-00:05.0] on-screen text: "EXIT 42"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vidllm.perceive.base import Observation
+
+# Words a model reads for each kind of observation.
+KIND_LABELS = {
+    "tags": "objects",
+    "ocr": "on-screen text",
+    "speech": "speech",
+    "shot": "shot",
+    "motion": "motion",
+    "colour": "colours",
+    "track": "movement",
+}
+
+
+def clock(seconds: float) -> str:
+    minutes, secs = divmod(max(0.0, seconds), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes:02d}:{secs:04.1f}"
+
+
+@dataclass(frozen=True)
+class Line:
+    start: float
+    end: float
+    kind: str
+    text: str
+    score: float = 1.0
+
+    def render(self) -> str:
+        label = KIND_LABELS.get(self.kind, self.kind)
+        return f"[{clock(self.start)}-{clock(self.end)}] {label}: {self.text}"
+
+
+def estimate_tokens(text: str) -> int:
+    """About 4 characters a token for English with timestamps; the budget is approximate by
+    design, the reasoner still checks the prompt against its context."""
+    return max(1, len(text) // 4 + 1)
+
+
+@dataclass
+class Timeline:
+    video_hash: str
+    duration: float
+    observations: list[Observation]
+    manifest: dict = field(default_factory=dict)
+
+    def lines(self) -> list[Line]:
+        """One line per observation span, neighbours with the same kind and text merged."""
+        merged: list[Line] = []
+        last_by_key: dict[tuple[str, str], int] = {}
+        for o in sorted(self.observations, key=lambda o: (o.start, o.kind)):
+            if not o.text.strip():
+                continue
+            key = (o.kind, o.text)
+            i = last_by_key.get(key)
+            if i is not None and o.start <= merged[i].end + 1e-6:
+                prev = merged[i]
+                merged[i] = Line(prev.start, max(prev.end, o.end), o.kind, o.text, max(prev.score, o.score))
+                continue
+            last_by_key[key] = len(merged)
+            merged.append(Line(o.start, o.end, o.kind, o.text, o.score))
+        return sorted(merged, key=lambda line: (line.start, line.kind))
+
+    def describe(self) -> str:
+        return "\n".join(line.render() for line in self.lines())
+
+    def select(self, question: str | None, budget_tokens: int, embedder=None, *,
+               relevance_share: float = 0.6) -> list[tuple[Line, float]]:
+        """Lines to show for ``question`` within ``budget_tokens``, with their relevance.
+
+        ``relevance_share`` of the budget goes to the most relevant lines; the rest covers the
+        video evenly (the most relevant line of each uncovered stretch of time first).
+        """
+        lines = self.lines()
+        if not lines:
+            return []
+        if question and embedder is not None:
+            vectors = embedder.embed([line.render() for line in lines])
+            relevance = vectors @ embedder.embed([question])[0]
+        else:
+            relevance = np.zeros(len(lines), dtype=np.float32)
+        costs = [estimate_tokens(line.render()) + 1 for line in lines]
+        if sum(costs) <= budget_tokens:
+            return list(zip(lines, relevance.tolist()))
+        chosen: set[int] = set()
+        spent = 0
+        for i in np.argsort(-relevance, kind="stable"):
+            if spent + costs[i] > budget_tokens * relevance_share:
+                break
+            chosen.add(int(i))
+            spent += costs[i]
+        buckets = max(1, min(len(lines), (budget_tokens - spent) // max(1, int(np.mean(costs)))))
+        edges = np.linspace(0, max(self.duration, lines[-1].end), buckets + 1)
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            inside = [i for i, line in enumerate(lines) if lo <= line.start < hi and i not in chosen]
+            if not inside or any(lo <= lines[i].start < hi for i in chosen):
+                continue
+            best = max(inside, key=lambda i: relevance[i])
+            if spent + costs[best] <= budget_tokens:
+                chosen.add(best)
+                spent += costs[best]
+        return [(lines[i], float(relevance[i])) for i in sorted(chosen, key=lambda i: (lines[i].start, lines[i].kind))]
+
+    def render(self, question: str | None = None, budget_tokens: int = 600, embedder=None) -> str:
+        return "\n".join(line.render() for line, _ in self.select(question, budget_tokens, embedder))
