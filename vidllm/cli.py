@@ -196,5 +196,76 @@ def samples(name: str | None, as_json: bool) -> None:
         click.echo(f"{row['name']:>13}: {row['about']}\n{'':>15}{where}")
 
 
+class _EatAll(click.Option):
+    """An option that takes every following word up to the next option: ``--options A B C``."""
+
+    def add_to_parser(self, parser, ctx):
+        super().add_to_parser(parser, ctx)
+        name = self.opts[0]
+        opt = parser._long_opt.get(name) or parser._short_opt.get(name)
+        original = opt.process
+
+        def process(value, state):
+            words = [value]
+            while state.rargs and not state.rargs[0].startswith("-"):
+                words.append(state.rargs.pop(0))
+            original(tuple(words), state)
+
+        opt.process = process
+
+
+@main.command()
+@click.argument("video")
+@click.argument("question")
+@click.option("--options", cls=_EatAll, type=click.UNPROCESSED, default=None,
+              help='Answer options: --options "A. left" "B. right" (or write them in the question).')
+@click.option("-m", "--model", envvar="VIDLLM_MODEL", default="timeline", show_default=True,
+              help="timeline (embedded default), hf:PATH, vllm:ID, openai:URL#MODEL, llamacpp:GGUF.")
+@click.option("--tools", help="Perception tools for the timeline model, comma-separated (default: all).")
+@click.option("--threads", type=int, help="CPU threads for the embedded LLM.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object with evidence, timings and manifest.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
+def ask(video, question, options, model, tools, threads, as_json, progress):
+    """Ask VIDEO a QUESTION; prints the answer and the moments that support it."""
+    from vidllm.tasks.ask import ask as run_ask
+
+    settings = {}
+    if model == "timeline":
+        if tools:
+            settings["tools"] = tuple(t.strip() for t in tools.split(",") if t.strip())
+        if threads:
+            settings["n_threads"] = threads
+        settings["progress"] = progress
+    answer = run_ask(video, question, options=list(options) if options else None, model=model, **settings)
+    if as_json:
+        _echo_json(answer.to_dict())
+    else:
+        click.echo(answer.render())
+
+
+@main.command()
+@click.argument("video")
+@click.option("--tools", help="Perception tools, comma-separated (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print observations and the manifest as JSON.")
+@click.option("--progress/--no-progress", default=None)
+def describe(video, tools, as_json, progress):
+    """Print the time-stamped description the perception tools write for VIDEO."""
+    from vidllm.perceive.analyze import DEFAULT_TOOLS, analyze, make_tools
+    from vidllm.video.probe import check_path
+
+    check_path(video)
+    names = tuple(t.strip() for t in tools.split(",")) if tools else DEFAULT_TOOLS
+    timeline = analyze(video, make_tools(names), progress=progress)
+    if as_json:
+        _echo_json({
+            "video": video,
+            "duration": timeline.duration,
+            "lines": [{"start": l.start, "end": l.end, "kind": l.kind, "text": l.text} for l in timeline.lines()],
+            "manifest": timeline.manifest,
+        })
+    else:
+        click.echo(timeline.describe() or "(the perception tools found nothing)")
+
+
 if __name__ == "__main__":
     main()

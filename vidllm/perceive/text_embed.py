@@ -28,6 +28,13 @@ def minilm_dir() -> Path:
 
 
 def file_sha256(path: Path) -> str:
+    """sha256 of a model file, for manifests; memoised per path, size and mtime."""
+    st = os.stat(path)
+    return _file_sha256(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):

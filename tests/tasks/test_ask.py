@@ -1,0 +1,85 @@
+"""The embedded default answers real questions about real and generated clips, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from media import espeak_available, moving_disc_clip, sign_clip, speech_clip
+
+from vidllm.perceive.store import ObservationStore
+from vidllm.tasks.ask import ask
+from vidllm.video.cache import content_hash
+
+
+def cli(*args, check=True, env=None):
+    result = subprocess.run([sys.executable, "-m", "vidllm", *args], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, **(env or {})})
+    if check:
+        assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def overlaps(evidence, lo, hi) -> bool:
+    return any(e["start"] < hi and e["end"] > lo for e in evidence)
+
+
+@pytest.fixture(scope="module")
+def sign(tmp_path_factory):
+    return sign_clip(tmp_path_factory.mktemp("sign") / "sign.mp4")
+
+
+def test_number_on_a_sign_with_evidence_at_its_time(sign):
+    result = json.loads(cli("ask", sign, "What number is written on the sign?", "--json").stdout)
+    assert "42" in result["answer"]
+    assert overlaps(result["evidence"], 3.0, 5.0)
+    manifest = result["manifest"]
+    assert manifest["llm"]["sha256"] and manifest["prompt"] and manifest["perception"]["tools"]
+    assert set(result["timings"]) >= {"perception", "reasoning", "total"}
+
+
+def test_second_question_reuses_the_stored_timeline(sign):
+    first = ask(sign, "What number is written on the sign?")
+    store = ObservationStore()
+    runs = store.runs(content_hash(sign))
+    assert {r["tool"] for r in runs} >= {"tags", "ocr", "visual"}
+    finished = {r["tool"]: r["finished_at"] for r in runs}
+    second = ask(sign, "What colour is the sign?")
+    assert {r["tool"]: r["finished_at"] for r in store.runs(content_hash(sign))} == finished
+    assert all(v == 0.0 for v in second.manifest["perception"]["perception_seconds"].values())
+    assert first.manifest["perception"]["tools"] == second.manifest["perception"]["tools"]
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (make system-deps)")
+def test_spoken_time_is_heard(tmp_path):
+    clip, (start, end) = speech_clip(tmp_path / "speech.mp4")
+    result = json.loads(cli("ask", clip, "When does the meeting start?", "--json").stdout)
+    assert "nine" in result["answer"].lower() or "9" in result["answer"]
+    assert overlaps(result["evidence"], start, end)
+
+
+def test_direction_of_motion_multiple_choice(tmp_path):
+    clip = moving_disc_clip(tmp_path / "disc.mp4")
+    result = json.loads(cli("ask", clip, "Which direction does the red object move?",
+                            "--options", "A. left", "B. right", "C. up", "D. down", "--json").stdout)
+    assert result["answer"] == "B"
+    assert result["options"] == ["A. left", "B. right", "C. up", "D. down"]
+    text = cli("ask", clip, "Which direction does the red object move? A. left B. right C. up D. down").stdout
+    assert text.startswith("B. right")
+
+
+def test_describe_real_bikes_clip_names_a_bicycle(bikes):
+    lines = json.loads(cli("describe", bikes, "--tools", "tags", "--json").stdout)["lines"]
+    bicycle = [l for l in lines if l["kind"] == "tags" and ("bike" in l["text"] or "bicycle" in l["text"])]
+    assert bicycle and all(l["end"] > l["start"] for l in bicycle)
+    assert "bike" in cli("describe", bikes, "--tools", "tags").stdout
+
+
+def test_missing_video_and_unknown_tool_are_one_line(sign, tmp_path):
+    result = cli("ask", str(tmp_path / "none.mp4"), "What?", check=False)
+    assert result.returncode == 2 and "no such file" in result.stderr and "Traceback" not in result.stderr
+    result = cli("ask", sign, "What?", "--tools", "tagz", check=False)
+    assert result.returncode == 2 and "did you mean tags" in result.stderr

@@ -1,0 +1,44 @@
+"""``Answer``: what every question returns, whichever model answered it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A moment that supports the answer: a time span (seconds) and what was seen there."""
+
+    start: float
+    end: float
+    text: str
+    score: float = 0.0
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str  # the letter for multiple choice, else the model's reply
+    reply: str  # the model's raw reply
+    options: list[tuple[str, str]] = field(default_factory=list)
+    choice_source: str | None = None  # "reply" or "evidence" (fallback) for multiple choice
+    evidence: list[Evidence] = field(default_factory=list)
+    usage: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    manifest: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["options"] = [f"{letter}. {text}" for letter, text in self.options]
+        return d
+
+    def render(self) -> str:
+        lines = [self.answer if not self.options else f"{self.answer}. {dict(self.options).get(self.answer, '')}".rstrip(". ")]
+        if self.options and self.reply.strip() and self.choice_source == "evidence":
+            lines.append(f"(the model's reply had no option letter; chosen from the evidence: {self.reply.strip()!r})")
+        if self.evidence:
+            from vidllm.perceive.timeline import clock
+
+            lines.append("evidence:")
+            lines.extend(f"  {clock(e.start)}-{clock(e.end)}  {e.text}" for e in self.evidence)
+        return "\n".join(lines)
