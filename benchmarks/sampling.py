@@ -1,7 +1,8 @@
 """Sampling speed and timestamp accuracy against the ways other tools read video.
 
 Generates (once, kept in the cache dir) a 10-minute 1280x720 H.264 clip at 25 fps with a
-keyframe every 250 frames and each frame's index drawn into it, then times, in this run:
+keyframe every 250 frames, B-frames as x264 makes them by default (3), and each frame's
+index drawn into it, then times, in this run:
 
   - vidllm ``fast`` and ``exact`` (frame index already built: it is built once per video and
     reused by every later call; its one-time cost is printed separately),
@@ -37,7 +38,7 @@ FPS = 25
 
 
 def bench_video(minutes: float) -> str:
-    path = cache_dir() / "bench" / f"bench_{minutes:g}min_720p_gop250_textured.mp4"
+    path = cache_dir() / "bench" / f"bench_{minutes:g}min_720p_gop250_bf3_textured.mp4"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         print(f"generating {path} (once) ...", file=sys.stderr)
@@ -54,7 +55,7 @@ def bench_video(minutes: float) -> str:
             dx, dy = (3 * i) % 64, (i // 2) % 64
             return np.clip(texture[dy : dy + h, dx : dx + w] + grain[i % 8], 0, 255).astype(np.uint8)
 
-        make_clip(tmp, nframes=int(minutes * 60 * FPS), fps=FPS, size=(1280, 720), gop=250, draw=draw)
+        make_clip(tmp, nframes=int(minutes * 60 * FPS), fps=FPS, size=(1280, 720), gop=250, bframes=3, draw=draw)
         os.replace(tmp, path)
     return str(path)
 

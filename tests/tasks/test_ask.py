@@ -83,3 +83,35 @@ def test_missing_video_and_unknown_tool_are_one_line(sign, tmp_path):
     assert result.returncode == 2 and "no such file" in result.stderr and "Traceback" not in result.stderr
     result = cli("ask", sign, "What?", "--tools", "tagz", check=False)
     assert result.returncode == 2 and "did you mean tags" in result.stderr
+
+
+def test_interrupted_analysis_resumes_without_redoing_finished_tools(tmp_path):
+    import signal
+    import sqlite3
+    import time
+
+    clip = sign_clip(tmp_path / "long_sign.mp4", duration=30.0)
+    db_path = os.path.join(os.environ["VIDLLM_CACHE_DIR"], "vidllm.sqlite")
+    proc = subprocess.Popen([sys.executable, "-m", "vidllm", "describe", clip], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    finished = {}
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with sqlite3.connect(db_path) as conn:
+                finished = dict(conn.execute("SELECT tool, finished_at FROM tool_runs"))
+        except sqlite3.OperationalError:  # not created yet
+            pass
+        if finished:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert finished, "the first tool never finished"
+    assert len(finished) < 4, "every tool finished before the kill landed"
+    cli("describe", clip)
+    with sqlite3.connect(db_path) as conn:
+        after = dict(conn.execute("SELECT tool, finished_at FROM tool_runs"))
+    assert set(after) == {"tags", "ocr", "speech", "visual"}
+    for tool, when in finished.items():
+        assert after[tool] == when  # not run again

@@ -150,7 +150,8 @@ def _decode_gops(path, index: StreamIndex, rows: np.ndarray, gops: np.ndarray, d
                 else:
                     packets = _seek(container, stream, seek_target(container, index, g), skip, result)
                 skip_now = skip
-            _decode_until(packets, need, remaining, decode_size, deadline, result)
+            _decode_until(packets, need, remaining, decode_size, deadline, result,
+                          ctx=stream.codec_context if skip_now == "DEFAULT" else None)
             previous_gop = g
             frames_left = int(gop_sizes[g] - 1 - index.gop_pos[need_rows].max())
     return result
@@ -181,11 +182,18 @@ def _seek(container, stream, key_pts: int, skip: str, result: DecodeResult):
     return container.demux(stream)
 
 
-def _decode_until(packets, need, remaining, size, deadline, result) -> None:
-    """Decode packets until every pts in ``need`` is out, or the decoder has passed them all."""
+def _decode_until(packets, need, remaining, size, deadline, result, ctx=None) -> None:
+    """Decode packets until every pts in ``need`` is out, or the decoder has passed them all.
+
+    With ``ctx`` (the codec context), packets of frames nobody wants are decoded with
+    ``skip_frame=NONREF``: a frame no other frame refers to (most B-frames) is then skipped
+    outright, since nothing else needs it, while a wanted frame is always decoded.
+    """
     last_needed = max(need)
     for packet in packets:
         deadline.check()
+        if ctx is not None:
+            ctx.skip_frame = "DEFAULT" if packet.pts is None or packet.pts in remaining else "NONREF"
         try:
             frames = packet.decode()
         except av.error.InvalidDataError:
