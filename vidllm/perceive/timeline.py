@@ -46,6 +46,26 @@ class Line:
         return f"[{clock(self.start)}-{clock(self.end)}] {label}: {self.text}"
 
 
+# Tags below this probability are guesses: shown to people (with their score), not to a model.
+MIN_TAG_SCORE = 0.15
+
+
+def prompt_text(o: Observation) -> str | None:
+    """What a language model reads for an observation, or None to leave it out.
+
+    Small models are easily misled by numbers that are not about the video's content (a
+    classifier's "9%", a shot's "1 of 3"), so those are dropped here; ``describe`` keeps them.
+    """
+    if o.kind == "tags":
+        labels = o.payload.get("labels") or []
+        scores = o.payload.get("scores") or []
+        kept = [label for label, score in zip(labels, scores) if score >= MIN_TAG_SCORE]
+        return ", ".join(kept) or None
+    if o.kind == "shot":
+        return None if o.payload.get("index", 0) == 0 else "a new shot begins"
+    return o.text
+
+
 def estimate_tokens(text: str) -> int:
     """About 4 characters a token for English with timestamps; the budget is approximate by
     design, the reasoner still checks the prompt against its context."""
@@ -59,16 +79,19 @@ class Timeline:
     observations: list[Observation]
     manifest: dict = field(default_factory=dict)
 
-    def lines(self) -> list[Line]:
-        """One line per observation span, neighbours with the same kind and text merged."""
+    def lines(self, for_model: bool = False) -> list[Line]:
+        """One line per observation span, neighbours with the same kind and text merged.
+        ``for_model`` gives the text a language model reads (see ``prompt_text``)."""
         merged: list[Line] = []
         last_by_key: dict[tuple[str, str], int] = {}
         for o in sorted(self.observations, key=lambda o: (o.start, o.kind)):
-            if not o.text.strip():
+            text = prompt_text(o) if for_model else o.text
+            if not text or not text.strip():
                 continue
+            o = Observation(o.start, o.end, o.kind, text, o.score)
             key = (o.kind, o.text)
             i = last_by_key.get(key)
-            if i is not None and o.start <= merged[i].end + 1e-6:
+            if i is not None and o.start <= merged[i].end + 1e-6 and o.kind != "shot":  # cuts stay apart
                 prev = merged[i]
                 merged[i] = Line(prev.start, max(prev.end, o.end), o.kind, o.text, max(prev.score, o.score))
                 continue
@@ -80,13 +103,13 @@ class Timeline:
         return "\n".join(line.render() for line in self.lines())
 
     def select(self, question: str | None, budget_tokens: int, embedder=None, *,
-               relevance_share: float = 0.6) -> list[tuple[Line, float]]:
+               relevance_share: float = 0.75) -> list[tuple[Line, float]]:
         """Lines to show for ``question`` within ``budget_tokens``, with their relevance.
 
         ``relevance_share`` of the budget goes to the most relevant lines; the rest covers the
         video evenly (the most relevant line of each uncovered stretch of time first).
         """
-        lines = self.lines()
+        lines = self.lines(for_model=True)
         if not lines:
             return []
         if question and embedder is not None:
@@ -116,5 +139,5 @@ class Timeline:
                 spent += costs[best]
         return [(lines[i], float(relevance[i])) for i in sorted(chosen, key=lambda i: (lines[i].start, lines[i].kind))]
 
-    def render(self, question: str | None = None, budget_tokens: int = 600, embedder=None) -> str:
+    def render(self, question: str | None = None, budget_tokens: int = 200, embedder=None) -> str:
         return "\n".join(line.render() for line, _ in self.select(question, budget_tokens, embedder))
