@@ -1,0 +1,130 @@
+"""What the visual tools share: one preferred sampling, frame spans, runs, thumbnails.
+
+Every visual tool of the default set prefers the *same* sampling (``DEFAULT_FPS`` frames a
+second, at most ``DEFAULT_MAX_FRAMES``, each fitted to ``DEFAULT_MAX_PIXELS``), so a caller that
+samples once per distinct spec (``vidllm.perceive.analyze``) decodes the video once for all of
+them. A tool that needs fewer frames thins them itself (OCR reads about one a second and
+refines only where the text changes), rather than asking for a different decode.
+
+Each sampled frame stands for the half-open span from the midpoint with its previous frame to
+the midpoint with its next one (the first from the start of the sampled range, the last to
+the end of the video), so the observations of consecutive frames tile time without gaps.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Hashable, Sequence
+
+import numpy as np
+
+from vidllm.perceive.base import PerceptionInput, PerceptionTool
+from vidllm.video.spec import SamplingSpec
+
+DEFAULT_FPS = 2.0
+DEFAULT_MAX_FRAMES = 480  # 4 minutes at 2 fps; longer videos get frames spread evenly
+DEFAULT_MAX_PIXELS = 640 * 360
+
+
+class VisualTool(PerceptionTool):
+    """A tool that reads sampled frames; it declares the sampling it prefers.
+
+    ``preferred_fps``, ``max_frames`` and ``max_pixels`` are class defaults that any instance
+    may override through its constructor (``fps=``, ``max_frames=``, ``max_pixels=``).
+    """
+
+    preferred_fps: ClassVar[float] = DEFAULT_FPS
+    max_frames: ClassVar[int] = DEFAULT_MAX_FRAMES
+    max_pixels: ClassVar[int] = DEFAULT_MAX_PIXELS
+
+    def _set_sampling(self, fps: float | None, max_frames: int | None, max_pixels: int | None) -> None:
+        # instance attributes shadow the class defaults only when given
+        if fps is not None:
+            self.preferred_fps = float(fps)
+        if max_frames is not None:
+            self.max_frames = int(max_frames)
+        if max_pixels is not None:
+            self.max_pixels = int(max_pixels)
+        self.sampling(60.0)  # validate now: a bad value fails at construction, not mid-run
+
+    def sampling(self, duration: float | None = None) -> SamplingSpec:
+        """The frames this tool wants; identical for every default visual tool."""
+        return SamplingSpec(fps=self.preferred_fps, max_frames=self.max_frames, max_pixels=self.max_pixels)
+
+    def sampling_settings(self) -> dict:
+        return {"fps": self.preferred_fps, "max_frames": self.max_frames, "max_pixels": self.max_pixels}
+
+    @staticmethod
+    def _frames(source: PerceptionInput):
+        if source.frames is None or len(source.frames) == 0:
+            return None
+        return source.frames
+
+
+def frame_spans(timestamps: Sequence[float], duration: float | None = None,
+                start: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the span each frame stands for: midpoints between neighbours.
+
+    >>> frame_spans([0.25, 0.75, 1.25], duration=1.5)
+    (array([0. , 0.5, 1. ]), array([0.5, 1. , 1.5]))
+    """
+    t = np.asarray(timestamps, dtype=np.float64)
+    if len(t) == 0:
+        return t.copy(), t.copy()
+    mids = (t[1:] + t[:-1]) / 2
+    if len(t) > 1:
+        half = float(np.median(np.diff(t))) / 2
+    else:
+        half = max(0.5, (duration or t[0] + 0.5) - t[0])
+    first = max(min(start, t[0]), t[0] - half)
+    last = t[-1] + half
+    if duration is not None and duration > t[-1]:
+        last = min(last, duration) if len(t) > 1 else duration
+    starts = np.concatenate([[first], mids])
+    ends = np.concatenate([mids, [max(last, t[-1])]])
+    return starts, ends
+
+
+def runs(keys: Sequence[Hashable]) -> list[tuple[int, int]]:
+    """Half-open index ranges [i, j) of consecutive equal keys.
+
+    >>> runs(["a", "a", "b", "a"])
+    [(0, 2), (2, 3), (3, 4)]
+    """
+    out: list[tuple[int, int]] = []
+    begin = 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[begin]:
+            out.append((begin, i))
+            begin = i
+    return out
+
+
+def thin(timestamps: Sequence[float], min_interval: float) -> np.ndarray:
+    """Indices of frames at least ``min_interval`` seconds apart (first frame always kept)."""
+    t = np.asarray(timestamps, dtype=np.float64)
+    if min_interval <= 0 or len(t) == 0:
+        return np.arange(len(t))
+    keep, last = [], -np.inf
+    for i, value in enumerate(t):
+        if value - last >= min_interval - 1e-9:
+            keep.append(i)
+            last = value
+    return np.asarray(keep, dtype=np.int64)
+
+
+def thumbnails(data: np.ndarray, width: int) -> np.ndarray:
+    """Shrink uint8 (N, H, W, 3) frames to about ``width`` pixels wide by block averaging.
+
+    Integer block means: fast, deterministic, and free of the aliasing that point sampling
+    gives on fine textures. Returns float32 (N, h, w, 3) in 0-255.
+    """
+    n, h, w, _ = data.shape
+    factor = max(1, w // width)
+    hh, ww = h // factor, w // factor
+    cut = data[:, : hh * factor, : ww * factor].astype(np.float32)
+    return cut.reshape(n, hh, factor, ww, factor, 3).mean(axis=(2, 4))
+
+
+def grey(images: np.ndarray) -> np.ndarray:
+    """Luma (BT.601) of float (..., 3) images."""
+    return images @ np.array([0.299, 0.587, 0.114], dtype=np.float32)

