@@ -1,73 +1,99 @@
-"""Clips with known ground truth that several test folders use."""
+"""Clips with known ground truth, shared by every test folder.
+
+Each generator returns the clip's path (and, for speech, when the voice is heard).
+"""
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 from pathlib import Path
 
+import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from vidllm.video.synthetic import make_clip
 
+SIGN_SHOWN = (3.0, 5.0)
+DISC_TRAVEL = (0.0, 4.0)
 
-def sign_clip(path: Path, text: str = "EXIT 42", shown=(3.0, 5.0), duration: float = 8.0, fps: float = 10) -> str:
-    """A grey street-sign-like background; ``text`` in large black letters only within ``shown``."""
-    font = ImageFont.load_default(size=64)
+
+def render_sign(text: str, size=(1280, 720)) -> np.ndarray:
+    """Large black letters on a white panel over a dark green background."""
+    w, h = size
+    image = Image.new("RGB", size, (40, 80, 50))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=h // 6)
+    draw.rectangle([w * 0.2, h * 0.3, w * 0.8, h * 0.7], fill=(250, 250, 250))
+    box = draw.textbbox((0, 0), text, font=font)
+    draw.text(((w - (box[2] - box[0])) / 2 - box[0], (h - (box[3] - box[1])) / 2 - box[1]), text,
+              fill=(0, 0, 0), font=font)
+    return np.asarray(image).copy()
+
+
+def sign_clip(path: Path, text: str = "EXIT 42", shown=SIGN_SHOWN, duration: float = 8.0, fps: float = 25,
+              size=(1280, 720)) -> str:
+    """A blank panel, with ``text`` on it only within ``shown`` (seconds)."""
+    with_text, blank = render_sign(text, size), render_sign("", size)
 
     def draw(i, t, w, h):
-        image = Image.new("RGB", (w, h), (90, 110, 90))
-        if shown[0] <= t < shown[1]:
-            d = ImageDraw.Draw(image)
-            d.rectangle([w * 0.15, h * 0.3, w * 0.85, h * 0.75], fill=(255, 255, 255))
-            box = d.textbbox((0, 0), text, font=font)
-            d.text(((w - (box[2] - box[0])) / 2, h * 0.52 - (box[3] - box[1]) / 2), text, fill=(0, 0, 0), font=font)
-        return np.asarray(image).copy()
+        return (with_text if shown[0] <= t < shown[1] else blank).copy()
 
-    return make_clip(path, nframes=int(duration * fps), fps=fps, size=(640, 360), draw=draw, draw_index=False)
+    return make_clip(path, nframes=int(duration * fps), fps=fps, size=size, draw=draw, draw_index=False)
 
 
-def moving_disc_clip(path: Path, colour=(220, 30, 30), direction="right", duration: float = 4.0, fps: float = 10) -> str:
-    """A disc crossing a plain white picture from one side to the other."""
-
+def disc_picture(colour, direction: str, travel=DISC_TRAVEL, background=(235, 235, 235)):
     def draw(i, t, w, h):
-        image = np.full((h, w, 3), 245, np.uint8)
-        progress = t / duration
+        image = np.empty((h, w, 3), np.uint8)
+        image[:] = background
+        progress = min(max((t - travel[0]) / (travel[1] - travel[0]), 0.0), 1.0)
         x = w * (0.1 + 0.8 * progress) if direction == "right" else w * (0.9 - 0.8 * progress)
         yy, xx = np.ogrid[:h, :w]
-        image[(xx - x) ** 2 + (yy - h / 2) ** 2 <= (h * 0.12) ** 2] = colour
+        image[(xx - x) ** 2 + (yy - h / 2) ** 2 <= (h * 0.1) ** 2] = colour
         return image
 
-    return make_clip(path, nframes=int(duration * fps), fps=fps, size=(320, 240), draw=draw, draw_index=False)
+    return draw
+
+
+def moving_disc_clip(path: Path, colour=(220, 20, 20), direction: str = "right") -> str:
+    """4 s, 640x360, 25 fps: a disc crossing a light grey picture."""
+    return make_clip(path, nframes=100, fps=25, size=(640, 360), draw=disc_picture(colour, direction),
+                     draw_index=False)
 
 
 def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def speech_clip(path: Path, sentence: str = "the meeting starts at nine", lead: float = 1.0,
-                duration: float = 5.0) -> tuple[str, tuple[float, float]]:
-    """A still picture with ``sentence`` spoken by espeak-ng from ``lead`` seconds; returns the
-    path and the (start, end) of the speech, measured from the synthesised samples."""
-    wav = Path(path).with_suffix(".wav")
-    # voice en-us+m3 at 130 words a minute: with the default voice the small Whisper models
-    # hear "at nine" as "at night" or "the island"
-    subprocess.run(["espeak-ng", "-v", "en-us+m3", "-s", "130", "-w", str(wav), sentence], check=True, capture_output=True)
-    import wave
+def espeak_samples(sentence: str) -> np.ndarray:
+    """``sentence`` spoken by espeak-ng, as 16 kHz mono float32.
 
-    with wave.open(str(wav)) as w:
-        rate = w.getframerate()
-        speech = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+    Voice "en-us+m3" at 130 words a minute: with espeak's default voice, the small Whisper
+    models hear the last word of "the meeting starts at nine" as "night" or "the island".
+    """
+    wav = subprocess.run(["espeak-ng", "-v", "en-us+m3", "-s", "130", "--stdout", sentence],
+                         check=True, capture_output=True).stdout
+    with av.open(io.BytesIO(wav)) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
+        chunks = [out.to_ndarray().reshape(-1) for frame in container.decode(audio=0) for out in resampler.resample(frame)]
+        chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    return np.concatenate(chunks).astype(np.float32)
+
+
+def speech_clip(path: Path, sentence: str = "the meeting starts at nine", lead: float = 2.0,
+                duration: float = 7.0) -> tuple[str, tuple[float, float]]:
+    """A still picture with ``sentence`` spoken from ``lead`` seconds; returns the path and the
+    (start, end) of the voice, measured on the samples."""
+    speech = espeak_samples(sentence)
     loud = np.flatnonzero(np.abs(speech) > 0.02)
-    spoken = (lead + loud[0] / rate, lead + loud[-1] / rate)
+    spoken = (lead + loud[0] / 16000, lead + loud[-1] / 16000)
     samples = np.zeros(int(duration * 16000), np.float32)
-    resampled = np.interp(np.arange(0, len(speech) * 16000 / rate) * rate / 16000, np.arange(len(speech)), speech)
-    start = int(lead * 16000)
-    samples[start : start + len(resampled)] = resampled[: len(samples) - start]
+    samples[int(lead * 16000) : int(lead * 16000) + len(speech)] = speech[: len(samples) - int(lead * 16000)]
 
     def draw(i, t, w, h):
-        return np.full((h, w, 3), (200, 200, 180), np.uint8)
+        return np.full((h, w, 3), (200, 190, 170), np.uint8)
 
     clip = make_clip(path, nframes=int(duration * 10), fps=10, size=(320, 240), draw=draw, draw_index=False,
                      audio_samples=samples, audio_rate=16000)

@@ -9,6 +9,7 @@ similar to the question together with the answer.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import re
@@ -45,6 +46,9 @@ def _llama(path: str, n_threads: int, n_ctx: int):
     llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False, seed=0)
     # Questions about one short video share the whole description prefix: keep its KV state.
     llm.set_cache(LlamaRAMCache(capacity_bytes=256 << 20))
+    # free it before interpreter shutdown tears down llama_cpp's globals (else a warning
+    # "TypeError: 'NoneType' object is not callable" is printed at exit)
+    atexit.register(llm.close)
     return llm
 
 

@@ -56,7 +56,16 @@ class TextEmbedder:
         if threads:
             torch.set_num_threads(threads)
         self.folder = minilm_dir()
-        self.model = SentenceTransformer(str(self.folder), device="cpu")
+        from transformers.utils import logging as hf_logging
+
+        # its "Loading weights" bar is noise on a command's stderr: vidllm shows its own progress
+        shown = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            self.model = SentenceTransformer(str(self.folder), device="cpu")
+        finally:
+            if shown:
+                hf_logging.enable_progress_bar()
         self._cache: dict[str, np.ndarray] = {}
 
     def embed(self, texts: list[str]) -> np.ndarray:
