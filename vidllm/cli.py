@@ -267,5 +267,17 @@ def describe(video, tools, as_json, progress):
         click.echo(timeline.describe() or "(the perception tools found nothing)")
 
 
+def _add_package_commands() -> None:
+    """Commands that live with their stage (imports stay lazy: click only needs the objects)."""
+    from vidllm.eval.cli import eval_command, score_command
+    from vidllm.models.cli import models
+
+    main.add_command(eval_command, "eval")
+    main.add_command(score_command, "score")
+    main.add_command(models, "models")
+
+
+_add_package_commands()
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,38 @@
+"""Benchmark loaders, one module per benchmark family, all in the ``BENCHMARKS`` registry.
+
+>>> from vidllm.eval.benchmarks import BENCHMARKS
+>>> BENCHMARKS.names()[:3]
+['charades_sta', 'etbench', 'mlvu']
+>>> BENCHMARKS.get("mlvu").title
+'MLVU'
+
+Entries are lazy: a module is imported only when its benchmark is chosen. Other packages add a
+benchmark with ``BENCHMARKS.register("name", "package.module:Class")``.
+"""
+
+from __future__ import annotations
+
+from vidllm.eval.benchmarks.base import Benchmark
+from vidllm.registry import Registry
+
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark", Benchmark)
+for _name, _target in {
+    "mvbench": "vidllm.eval.benchmarks.mvbench:MVBench",
+    "mlvu": "vidllm.eval.benchmarks.mlvu:MLVU",
+    "videomme": "vidllm.eval.benchmarks.videomme:VideoMME",
+    "videoreasonbench": "vidllm.eval.benchmarks.videoreasonbench:VideoReasonBench",
+    "etbench": "vidllm.eval.benchmarks.etbench:ETBench",
+    "ovobench": "vidllm.eval.benchmarks.ovobench:OVOBench",
+    "vau": "vidllm.eval.benchmarks.vau:VAUBench",
+    "videobench": "vidllm.eval.benchmarks.videobench:VideoBench",
+    "charades_sta": "vidllm.eval.benchmarks.charades:CharadesSTA",
+}.items():
+    BENCHMARKS.register(_name, _target)
+
+
+def load_benchmark(name: str, root) -> Benchmark:
+    """An instance of benchmark ``name`` reading the folder ``root``."""
+    return BENCHMARKS.get(name)(root)
+
+
+__all__ = ["BENCHMARKS", "Benchmark", "load_benchmark"]

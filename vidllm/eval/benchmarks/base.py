@@ -1,0 +1,246 @@
+"""The common path of every benchmark: find the annotation files, read them into ``EvalSample``s,
+find the videos, count data quirks, filter tasks, and the default grading and aggregation.
+
+A benchmark module adds only what truly differs: where its files are, how one entry becomes a
+sample (with the official prompt), its official reading of replies and its official aggregation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vidllm.eval import parsers
+from vidllm.eval.errors import BenchmarkDataError, MissingVideosError
+from vidllm.eval.grading import GradeContext, Graded
+from vidllm.eval.metrics import accuracy_table, iou, recall_at
+from vidllm.eval.types import EvalSample, LoadReport, Parsed, Prediction
+
+log = logging.getLogger(__name__)
+
+
+class Benchmark:
+    """Base class of the benchmark loaders. Subclasses set the class attributes and implement
+    ``annotation_files`` and ``read``; they override ``official_parse``, ``grade`` and
+    ``aggregate`` only where the benchmark's official scorer differs from the default."""
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    #: where the official scorer lives: "owner/repo@commit path"
+    source: ClassVar[str] = ""
+    tasks: ClassVar[tuple[str, ...]] = ()
+    #: frame sampling as the benchmark's paper or official code sets it (SamplingSpec fields)
+    sampling: ClassVar[dict[str, Any]] = {"nframes": 16}
+    #: folders (relative to the benchmark root) searched for a sample's video
+    video_dirs: ClassVar[tuple[str, ...]] = ("", "videos", "video", "data")
+    #: the headline aggregate of accuracy benchmarks: "micro" or "macro"
+    overall: ClassVar[str] = "micro"
+
+    def __init__(self, root: str | Path | None = None):
+        """``root`` is the benchmark folder; None gives a scorer only (``vidllm score``)."""
+        self.root = Path(root).expanduser().resolve() if root is not None else None
+        if self.root is not None and not self.root.is_dir():
+            raise BenchmarkDataError(f"{self.name}: benchmark folder {self.root} does not exist")
+        self.items = 0  # annotation entries read, set by ``read``
+        self.counts: dict[str, int] = {}  # other counts a benchmark reports (prompts, videos, ...)
+
+    # ------------------------------------------------------------------ to implement
+
+    def annotation_files(self) -> list[Path]:
+        raise NotImplementedError
+
+    def read(self, files: list[Path], quirks: Counter) -> Iterator[EvalSample]:
+        """Yield the samples of ``files`` (``video_path`` left empty), counting entries in
+        ``self.items`` and data quirks in ``quirks``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ loading
+
+    def load(
+        self,
+        *,
+        tasks: Sequence[str] | None = None,
+        limit: int | None = None,
+        skip_missing: bool = False,
+        require_videos: bool = True,
+        sampling: Mapping[str, Any] | None = None,
+    ) -> LoadReport:
+        """Read the benchmark folder.
+
+        ``tasks`` keeps only those tasks; ``limit`` keeps the first N samples of each task.
+        Missing videos raise ``MissingVideosError`` listing them, unless ``skip_missing`` (drop
+        those samples) or ``require_videos=False`` (keep them, for annotation-only use).
+        ``sampling`` overrides the benchmark's frame sampling fields.
+        """
+        if self.root is None:
+            raise BenchmarkDataError(f"{self.name}: no benchmark folder given (--data DIR)")
+        files = self.annotation_files()
+        if not files:
+            raise BenchmarkDataError(
+                f"{self.name}: no annotation files found under {self.root} - expected the layout {self.title} publishes"
+                f" (see `vidllm.eval.benchmarks.{self.name}` docs)"
+            )
+        wanted = self._check_tasks(tasks)
+        quirks: Counter = Counter()
+        self.items = 0
+        samples = list(self.read(files, quirks))
+        ids = Counter(s.doc_id for s in samples)
+        if dupes := [d for d, n in ids.items() if n > 1]:
+            raise BenchmarkDataError(f"{self.name}: duplicate doc_ids {dupes[:5]}")
+        if wanted:
+            samples = [s for s in samples if s.task in wanted]
+        if limit is not None:
+            per_task: Counter = Counter()
+            kept = []
+            for s in samples:
+                if per_task[s.task] < limit:
+                    per_task[s.task] += 1
+                    kept.append(s)
+            samples = kept
+        merged = {**self.sampling, **(sampling or {})}
+        resolved, missing = [], []
+        seen_missing: set[str] = set()
+        for s in samples:
+            path = self.find_video(s)
+            if path is None and s.video:
+                if s.video not in seen_missing:
+                    seen_missing.add(s.video)
+                    missing.append(s.video)
+            resolved.append(dataclasses.replace(s, video_path=str(path) if path else "", sampling=merged))
+        skipped = 0
+        if missing and require_videos:
+            if not skip_missing:
+                raise MissingVideosError(missing, len(resolved))
+            before = len(resolved)
+            resolved = [s for s in resolved if s.video_path or not s.video]
+            skipped = before - len(resolved)
+            log.warning("%s: skipping %d samples whose %d videos are missing", self.name, skipped, len(missing))
+        return LoadReport(
+            benchmark=self.name, root=str(self.root), samples=resolved,
+            files=[str(f.relative_to(self.root)) for f in files], items=self.items,
+            quirks=dict(quirks), missing=missing, skipped_missing=skipped, counts=dict(self.counts),
+        )
+
+    def _check_tasks(self, tasks: Sequence[str] | None) -> set[str]:
+        if not tasks:
+            return set()
+        unknown = [t for t in tasks if t not in self.tasks]
+        if unknown:
+            hints = {t: difflib.get_close_matches(t, self.tasks, n=1) for t in unknown}
+            said = ", ".join(f"{t!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for t, h in hints.items())
+            raise BenchmarkDataError(f"{self.name}: unknown task {said}; known: {', '.join(self.tasks)}")
+        return set(tasks)
+
+    def video_candidates(self, sample: EvalSample) -> Iterable[Path]:
+        for folder in self.video_dirs:
+            yield self.root / folder / sample.video
+
+    def find_video(self, sample: EvalSample) -> Path | None:
+        if not sample.video:
+            return None
+        for candidate in self.video_candidates(sample):
+            if candidate.exists():
+                return candidate
+        return None
+
+    def data_hashes(self, files: Sequence[str]) -> dict[str, str]:
+        """sha256 of each annotation file (relative path -> hex digest), for the manifest."""
+        out = {}
+        for rel in files:
+            digest = hashlib.sha256()
+            with open(self.root / rel, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            out[rel] = digest.hexdigest()
+        return out
+
+    # ------------------------------------------------------------------ scoring
+
+    def official_parse(self, sample: EvalSample, text: str) -> Parsed:
+        return parsers.OFFICIAL[self.name](sample, text)
+
+    def robust_parse(self, sample: EvalSample, text: str) -> Parsed:
+        return parsers.robust(sample, text)
+
+    def grade(self, sample: EvalSample, prediction: Prediction, mode: str, ctx: GradeContext) -> Graded:
+        """Default grading by answer kind: choice, yes-no and count by equality, a span by IoU.
+
+        Robust multiple choice compares the chosen option's text with the answer where the loader
+        kept it (``extra["answer_text"]``), so an answer listed twice is right under either letter;
+        samples marked ``extra["invalid"]`` (no usable ground truth) are left out of robust scores.
+        """
+        official = mode == "official"
+        parsed = self.official_parse(sample, prediction.text) if official else self.robust_parse(sample, prediction.text)
+        counted = parsed.answered if official else not sample.extra.get("invalid", False)
+        if sample.kind == "span":
+            value = iou(parsed.value, sample.target)
+            return Graded(sample.doc_id, sample.task, mode, parsed.value, {"iou": value}, counted, parsed.note)
+        if parsed.correct is not None:
+            correct = parsed.correct
+        elif not official and sample.kind == "choice" and parsed.value and "answer_text" in sample.extra:
+            correct = sample.options[ord(parsed.value) - ord("A")] == sample.extra["answer_text"]
+        else:
+            correct = parsed.value is not None and parsed.value == sample.target
+        return Graded(sample.doc_id, sample.task, mode, parsed.value, {"acc": float(bool(correct))}, counted, parsed.note)
+
+    def aggregate(self, samples: Sequence[EvalSample], graded: Mapping[str, Graded], mode: str) -> dict:
+        """Accuracy per task; the headline is micro or macro as the benchmark defines it."""
+        table = accuracy_table((g.task, g.metrics["acc"]) for g in graded.values() if g.counted)
+        overall = {"micro": table["micro"], "macro": table["macro"], "n": table["n"]}
+        overall["score"] = overall[self.overall]
+        return {"overall": overall, "tasks": table["tasks"], "primary": "acc", "headline": f"accuracy ({self.overall})"}
+
+
+# ---------------------------------------------------------------------- helpers for subclasses
+
+
+def span_scores(rows: Iterable[Graded], thresholds=(0.3, 0.5, 0.7), total: int | None = None) -> dict:
+    """mIoU and R@thresholds over graded span rows (each with metrics["iou"])."""
+    ious = [g.metrics["iou"] for g in rows]
+    n = total if total is not None else len(ious)
+    out = {"mIoU": (sum(ious) / n if n else 0.0), "n": n}
+    out.update(recall_at(ious, thresholds, total=n))
+    return out
+
+
+def letter_options(options: Sequence[str]) -> str:
+    """"(A) x\\n(B) y" - the option block MVBench and MLVU put in their prompts."""
+    return "\n".join(f"({chr(ord('A') + i)}) {c}" for i, c in enumerate(options))
+
+
+def official_gt(options: Sequence[str], answer: str) -> tuple[str, str | None]:
+    """("(X) answer", letter) as MVBench/MLVU ``qa_template`` builds the ground truth: the LAST
+    option equal to the answer wins, and an answer that is no option gives "(@) answer"."""
+    index = -1
+    for i, option in enumerate(options):
+        if option == answer:
+            index = i
+    letter = chr(ord("A") + index)
+    return f"({letter}) {answer}", (letter if index >= 0 else None)
+
+
+def read_json_lenient(path: Path, quirks: Counter) -> Any:
+    """JSON, or JSON with trailing commas before } or ] (counted as the quirk "json_trailing_commas")."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        fixed, n = re.subn(r",(\s*[}\]])", r"\1", text)
+        try:
+            data = json.loads(fixed)
+        except json.JSONDecodeError as exc:
+            raise BenchmarkDataError(f"{path}: not JSON even without trailing commas: {exc}") from None
+        quirks["json_trailing_commas"] += n
+        log.warning("%s is not valid JSON (%d trailing commas); read it leniently", path, n)
+        return data
+
+
+__all__ = ["Benchmark", "letter_options", "official_gt", "read_json_lenient", "span_scores"]

@@ -1,0 +1,86 @@
+"""Charades-STA: find the moment a sentence describes (Gao et al., TALL).
+
+Layout read (as the annotation is published)::
+
+    Charades-STA/charades_sta_test.txt     lines "VIDEO_ID start end##sentence"
+    Charades-STA/Charades_v1_480/<VIDEO_ID>.mp4   (or videos/)
+
+Official scoring for text-answering models: lmms-eval ``lmms_eval/tasks/charades_sta/eval_tvg.py``
+(the TimeChat script): ``extract_time``, a reply with no time range replaced by
+[end + 10, end + 20] (IoU 0), R@0.3/0.5/0.7 and mIoU over all samples.
+
+Data quirks counted: a line whose end precedes its start (the span is sorted, as E.T. Chat's
+loader does), lines that cannot be read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from vidllm.eval.benchmarks.base import Benchmark, span_scores
+from vidllm.eval.grading import GradeContext, Graded
+from vidllm.eval.metrics import iou
+from vidllm.eval.timeparse import charades_extract_time
+from vidllm.eval.types import EvalSample, Prediction
+
+PROMPT = (
+    "Find the moment in the video that the following sentence describes and give its start and end time in seconds, "
+    "in the form 'The event happens in the start time - end time'. Sentence: {sentence}."
+)
+
+
+class CharadesSTA(Benchmark):
+    name = "charades_sta"
+    title = "Charades-STA"
+    source = "EvolvingLMMs-Lab/lmms-eval@75571cf lmms_eval/tasks/charades_sta/eval_tvg.py"
+    tasks = ("test",)
+    sampling = {"nframes": 32}
+    video_dirs = ("Charades_v1_480", "videos", "")
+
+    def annotation_files(self) -> list[Path]:
+        return sorted(self.root.glob("charades_sta_test.txt")) or sorted(self.root.glob("charades_sta_*.txt"))
+
+    def read(self, files: list[Path], quirks: Counter) -> Iterator[EvalSample]:
+        for path in files:
+            split = path.stem.replace("charades_sta_", "") or "test"
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+                if not line.strip():
+                    continue
+                self.items += 1
+                try:
+                    head, sentence = line.split("##", 1)
+                    vid, start, end = head.split()
+                    start, end = float(start), float(end)
+                except ValueError:
+                    quirks["unreadable_line"] += 1
+                    continue
+                if end < start:
+                    quirks["end_before_start"] += 1
+                    start, end = end, start
+                if end == start:
+                    quirks["empty_span"] += 1
+                sentence = sentence.strip()
+                yield EvalSample(
+                    doc_id=f"{split}/{n}", benchmark=self.name, task=split if split in self.tasks else "test",
+                    video=f"{vid}.mp4", video_path="", question=sentence, target=(start, end), kind="span",
+                    prompt=PROMPT.format(sentence=sentence.strip(".").strip()),
+                )
+
+    def grade(self, sample: EvalSample, prediction: Prediction, mode: str, ctx: GradeContext) -> Graded:
+        if mode == "official":
+            found = charades_extract_time(prediction.text or "")
+            note = ""
+            if len(found) != 1:
+                found, note = [[sample.target[1] + 10, sample.target[1] + 20]], "no time range: replaced by [end+10, end+20]"
+            return Graded(sample.doc_id, sample.task, mode, found[0], {"iou": iou(sample.target, found[0])}, True, note)
+        parsed = self.robust_parse(sample, prediction.text)
+        return Graded(sample.doc_id, sample.task, mode, parsed.value, {"iou": iou(parsed.value, sample.target)}, True, parsed.note)
+
+    def aggregate(self, samples, graded, mode: str) -> dict:
+        rows = list(graded.values())
+        overall = span_scores(rows)
+        overall["score"] = overall["R@0.5"]
+        tasks = {t: span_scores([r for r in rows if r.task == t]) for t in sorted({r.task for r in rows})}
+        return {"overall": overall, "tasks": tasks, "primary": "mIoU", "headline": "R@0.5 (also R@0.3, R@0.7, mIoU)"}

@@ -1,0 +1,127 @@
+"""Video-MME: 900 videos (short, medium, long) x 3 multiple-choice questions.
+
+Layout read (lmms-lab/Video-MME on the hub)::
+
+    Video-MME/videomme/test-00000-of-00001.parquet   (video_id, duration, domain, sub_category,
+                                                      videoID, question_id, task_type, question,
+                                                      options, answer)
+    Video-MME/data/<videoID>.mp4
+
+It also reads annotations in the shape of the official result template (a JSON list of videos
+with their questions), including the template as published in BradyFU/Video-MME, which is not
+valid JSON (trailing commas: counted as the quirk "json_trailing_commas").
+
+Official scoring: ``evaluation/eval_your_results.py`` (last at 4e7566d, since removed from the
+repository): ``extract_characters_regex`` and accuracy = correct / answered, where replies with
+no A-D are not "answered" and leave the denominator. Robust scoring counts them as wrong.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from vidllm.errors import MissingDependencyError
+from vidllm.eval.benchmarks.base import Benchmark, read_json_lenient
+from vidllm.eval.metrics import accuracy_table
+from vidllm.eval.types import EvalSample
+
+PROMPT = (
+    "Select the best answer to the following multiple-choice question based on the video. "
+    "Respond with only the letter (A, B, C, or D) of the correct option.\n{question}\n{options}\nThe best answer is:"
+)
+
+
+class VideoMME(Benchmark):
+    name = "videomme"
+    title = "Video-MME"
+    source = "BradyFU/Video-MME@4e7566d evaluation/eval_your_results.py"
+    tasks = ("short", "medium", "long")
+    sampling = {"nframes": 32}
+    overall = "micro"
+
+    def annotation_files(self) -> list[Path]:
+        parquet = sorted((self.root / "videomme").glob("*.parquet")) + sorted(self.root.glob("*.parquet"))
+        if parquet:
+            return parquet
+        return sorted(p for p in self.root.glob("*.json"))
+
+    def video_candidates(self, sample: EvalSample):
+        for folder in ("data", "videos", "video", ""):
+            yield self.root / folder / sample.video
+
+    def read(self, files: list[Path], quirks: Counter) -> Iterator[EvalSample]:
+        for path in files:
+            rows = _parquet_rows(path) if path.suffix == ".parquet" else _template_rows(path, quirks)
+            for row in rows:
+                self.items += 1
+                options = tuple(row["options"])
+                if [o[:1] for o in options] != list("ABCD")[: len(options)]:
+                    quirks["options_without_letters"] += 1
+                answer = row.get("answer")
+                if answer not in ("A", "B", "C", "D"):
+                    quirks["answer_not_a_letter"] += 1
+                    answer = None
+                duration = row["duration"]
+                yield EvalSample(
+                    doc_id=str(row["question_id"]), benchmark=self.name, task=duration,
+                    video=f"{row['videoID']}.mp4", video_path="", question=row["question"], options=options,
+                    target=answer, kind="choice",
+                    prompt=PROMPT.format(question=row["question"], options="\n".join(options)),
+                    extra={
+                        "video_id": row["video_id"], "domain": row["domain"], "sub_category": row["sub_category"],
+                        "task_type": row["task_type"], "invalid": answer is None,
+                    },
+                )
+
+    def aggregate(self, samples, graded, mode: str) -> dict:
+        by_id = {s.doc_id: s for s in samples}
+        counted = [g for g in graded.values() if g.counted]
+        durations = accuracy_table((g.task, g.metrics["acc"]) for g in counted)
+        overall = {"acc": durations["micro"], "n": durations["n"], "score": durations["micro"],
+                   "unanswered": sum(1 for g in graded.values() if not g.counted)}
+        breakdown = {}
+        for key in ("task_type", "domain", "sub_category"):
+            table = accuracy_table((by_id[g.doc_id].extra[key], g.metrics["acc"]) for g in counted)
+            breakdown[key] = {k: v["acc"] for k, v in table["tasks"].items()}
+        return {"overall": overall, "tasks": durations["tasks"], "breakdown": breakdown, "primary": "acc",
+                "headline": "accuracy = correct / answered (official) or / all (robust)"}
+
+
+def _parquet_rows(path: Path) -> list[dict]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise MissingDependencyError("reading Video-MME's parquet annotations needs: pip install pyarrow") from None
+    rows = pq.read_table(path).to_pylist()
+    for row in rows:
+        row["options"] = list(row["options"])
+    return rows
+
+
+def _template_rows(path: Path, quirks: Counter) -> Iterator[dict]:
+    """Rows from the result-template shape; both key sets (template and scorer) are accepted."""
+    yield from template_rows(read_json_lenient(path, quirks), quirks)
+
+
+def template_rows(videos: list, quirks: Counter) -> Iterator[dict]:
+    for video in videos:
+        if "questions" not in video:
+            continue
+        if "duration" in video and "duration_category" not in video:
+            # eval_your_results.py reads duration_category / video_category / video_subcategory
+            quirks["template_keys_unknown_to_official_scorer"] += 1
+        for q in video["questions"]:
+            options = q.get("options", q.get("choices"))
+            if "choices" in q and "options" not in q:
+                quirks["template_key_choices"] += 1
+            yield {
+                "video_id": video["video_id"],
+                "videoID": video.get("videoID", video["video_id"]),
+                "duration": video.get("duration", video.get("duration_category")),
+                "domain": video.get("domain", video.get("video_category")),
+                "sub_category": video.get("sub_category", video.get("video_subcategory")),
+                "question_id": q["question_id"], "task_type": q["task_type"], "question": q["question"],
+                "options": options, "answer": q.get("answer"),
+            }

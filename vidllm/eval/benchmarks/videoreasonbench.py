@@ -1,0 +1,139 @@
+"""VideoReasonBench: vision-centric reasoning over 6 kinds of synthetic puzzle videos, 3 levels
+(recall, infer, predict) of 6 question dimensions (llyx97/video_reason_bench).
+
+Layout read::
+
+    video_reason_bench/questions/{card,chip,cup,file_sys,grid,hrd}.json  (or the files in the root)
+    video_reason_bench/videos/<kind>/<name>.mp4                           (the "video" field)
+
+Official scoring (``eval_api.py``, ``utils/eval_utils.py``, ``utils/show_results.py``): the text
+after "Final Answer" is judged "Correct"/"Incorrect" by gpt-4o against the reference; for
+``prediction_operation`` items (no reference) an LLM lists the proposed moves and they are
+simulated (``vidllm.eval.simulate``). Summary: overall and per-dimension accuracy, order/counting
+state merged into "infer_state". Without a judge, the official reading of judged items cannot be
+computed; the robust score then compares normalised answers item by item, and the move lists are
+read by a deterministic extractor.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from vidllm.eval import judge as judging
+from vidllm.eval import simulate
+from vidllm.eval.benchmarks.base import Benchmark
+from vidllm.eval.grading import GradeContext, Graded
+from vidllm.eval.metrics import accuracy_table
+from vidllm.eval.parsers import clean_reply, vrb_final_answer_official
+from vidllm.eval.types import EvalSample, Prediction
+
+DIMS = ("order_operation", "counting_operation", "order_state", "counting_state", "comparison_state",
+        "prediction_state", "prediction_operation")
+LEVEL = {"order_operation": "recall", "counting_operation": "recall", "order_state": "infer", "counting_state": "infer",
+         "comparison_state": "infer", "prediction_state": "predict", "prediction_operation": "predict"}
+STATE_SIZE = {1: 1, 2: 2, 3: 1, 4: 2}  # show_results.py: state_size_map
+
+
+class VideoReasonBench(Benchmark):
+    name = "videoreasonbench"
+    title = "VideoReasonBench"
+    source = "llyx97/video_reason_bench@2524387 eval_api.py, utils/eval_utils.py"
+    tasks = DIMS
+    sampling = {"fps": 1.0, "max_frames": 128, "max_pixels": 448 * 448}
+
+    def annotation_files(self) -> list[Path]:
+        folder = self.root / "questions" if (self.root / "questions").is_dir() else self.root
+        return [folder / f"{k}.json" for k in simulate.KINDS if (folder / f"{k}.json").exists()]
+
+    def video_candidates(self, sample: EvalSample):
+        for base in (self.root, self.root.parent):
+            yield base / sample.video
+
+    def read(self, files: list[Path], quirks: Counter) -> Iterator[EvalSample]:
+        for path in files:
+            kind = path.stem
+            for key, item in json.loads(path.read_text(encoding="utf-8")).items():
+                self.items += 1
+                dim = item["dim"]
+                if (item["answer"] is None) != (dim == "prediction_operation"):
+                    quirks["answer_presence_unexpected"] += 1
+                state = {k: item[k] for k in ("states", "moves", "coords", "commands", "actions") if k in item}
+                yield EvalSample(
+                    doc_id=f"{kind}_{key}", benchmark=self.name, task=dim, video=item["video"], video_path="",
+                    question=item["question"], target=item["answer"],
+                    kind="operation" if dim == "prediction_operation" else "text", prompt=item["question"],
+                    extra={"kind": kind, "level": LEVEL[dim], "num_state": item["num_state"],
+                           "num_operation": item["num_operation"], "visible_time": item["visible_time"], **state},
+                )
+
+    def grade(self, sample: EvalSample, prediction: Prediction, mode: str, ctx: GradeContext) -> Graded:
+        official = mode == "official"
+        final = vrb_final_answer_official(prediction.text) if official else (clean_reply(prediction.text) or None)
+        if final is None:
+            return Graded(sample.doc_id, sample.task, mode, None, {"acc": 0.0}, True, "no final answer")
+        if sample.kind == "operation":
+            return self._grade_operation(sample, final, mode, ctx)
+        if ctx.judge is None:
+            if official:
+                return Graded(sample.doc_id, sample.task, mode, final, {}, False, "needs a judge model (--judge)")
+            correct = same_answer(final, sample.target)
+            return Graded(sample.doc_id, sample.task, mode, final, {"acc": float(correct)}, True, "deterministic match")
+        call = ctx.judge.call(judging.vrb_judge_prompt(sample.question, final, sample.target))
+        verdict = judging.vrb_verdict_official(call.reply) if official else judging.vrb_verdict_robust(call.reply)
+        return Graded(sample.doc_id, sample.task, mode, final, {"acc": float(verdict)}, True, "", (call.key,))
+
+    def _grade_operation(self, sample: EvalSample, final: str, mode: str, ctx: GradeContext) -> Graded:
+        kind = sample.extra["kind"]
+        calls: tuple[str, ...] = ()
+        if ctx.judge is not None:
+            call = ctx.judge.call(judging.vrb_extract_prompt(kind, final))
+            moves, calls, how = judging.vrb_moves_from_judge(kind, call.reply), (call.key,), "moves listed by the judge"
+        else:
+            moves, how = simulate.extract_moves(kind, final), "moves read by vidllm's extractor (official: an LLM)"
+        item = {**sample.extra, "question": sample.question}
+        try:
+            ok = simulate.check(kind, item, moves, strict=mode == "official")
+        except ValueError as exc:
+            return Graded(sample.doc_id, sample.task, mode, None, {"acc": 0.0}, True, f"cannot simulate: {exc}", calls)
+        value = moves if moves is not False else None
+        return Graded(sample.doc_id, sample.task, mode, value, {"acc": float(ok)}, True, how, calls)
+
+    def aggregate(self, samples, graded, mode: str) -> dict:
+        by_id = {s.doc_id: s for s in samples}
+        counted = [g for g in graded.values() if g.counted]
+
+        def table(key):
+            return {k: v["acc"] for k, v in accuracy_table((key(by_id[g.doc_id], g), g.metrics["acc"]) for g in counted)["tasks"].items()}
+
+        dims = accuracy_table((g.task, g.metrics["acc"]) for g in counted)
+        merged = table(lambda s, g: "infer_state" if g.task in ("order_state", "counting_state") else g.task)
+        overall = {"acc": dims["micro"], "n": dims["n"], "score": dims["micro"],
+                   "not_scored": sum(1 for g in graded.values() if not g.counted)}
+        return {
+            "overall": overall, "tasks": dims["tasks"], "primary": "acc", "headline": "accuracy over all questions",
+            "breakdown": {
+                "dimension": merged,
+                "level": table(lambda s, g: s.extra["level"]),
+                "kind": table(lambda s, g: s.extra["kind"]),
+                "state": table(lambda s, g: f"state_{STATE_SIZE[int(s.extra['num_state'])]}"),
+                "operations": table(lambda s, g: "num_op_5_9" if int(s.extra["num_operation"]) < 10 else "num_op_10_14"),
+            },
+        }
+
+
+def _items(text: str) -> list[str]:
+    text = text.lower().replace("`", "")
+    text = re.sub(r"\(\s*([a-e])\s*,\s*(\d)\s*\)", r"(\1,\2)", text)
+    text = re.sub(r"\b(\d+)(?:st|nd|rd|th)\b\s*:", r"\1:", text)
+    parts = re.split(r"[\n;]+|,\s*(?![^{]*\})(?![^(]*\))", text)
+    return [" ".join(re.sub(r"[^\w{}(),:./-]+", " ", p).split()).strip(" .") for p in parts if p.strip(" .")]
+
+
+def same_answer(reply: str, reference: str) -> bool:
+    """Deterministic stand-in for the judge: the reply's items equal the reference's, in order
+    (case, spacing, backticks, markdown and "1st:"-style ordinals ignored)."""
+    return _items(reply) == _items(reference)
