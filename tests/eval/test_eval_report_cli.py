@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from vidllm.eval.cli import eval_command, make_judge, make_predictor, score_command
-from vidllm.eval.errors import ModelBackendUnavailableError
+from vidllm.models.base import ModelNotFoundError, ModelURIError
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +59,17 @@ def test_report_content(finished_run):
 
 def test_make_predictor_and_judge():
     assert make_predictor("oracle:", None, {}).baseline is True
-    with pytest.raises(ModelBackendUnavailableError, match="model backends are not available yet"):
-        make_predictor("hf:Qwen/Qwen2.5-VL-7B-Instruct", None, {})
+    with pytest.raises(ModelNotFoundError, match="no such model folder"):
+        make_predictor("hf:/nonexistent/model", None, {})
     assert make_judge(None) is None and make_judge("fixed:Correct").ask("p", "") == "Correct"
-    with pytest.raises(ModelBackendUnavailableError):
+    with pytest.raises(ModelURIError, match="expected openai:<base_url>#<model>"):
         make_judge("openai:gpt-4o")
 
 
 def test_cli_errors_are_one_line(mvbench_dir, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "vidllm.eval.cli", "eval", "--model", "hf:some/model", "--bench", "mvbench",
+    proc = subprocess.run([sys.executable, "-m", "vidllm.eval.cli", "eval", "--model", "hf:/no/such/model", "--bench", "mvbench",
                            "--data", str(mvbench_dir), "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "model backends are not available yet" in proc.stderr
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "no such model folder" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "vidllm.eval.cli", "eval", "--model", "oracle:", "--bench", "mvbenc",
                            "--data", str(mvbench_dir), "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "did you mean mvbench" in proc.stderr

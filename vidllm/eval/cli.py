@@ -27,22 +27,21 @@ log = logging.getLogger(__name__)
 
 def make_predictor(model_uri: str, bench, sampling_overrides: dict[str, Any]) -> Callable[[EvalSample], Prediction]:
     """The predictor for ``model_uri``: a baseline (``oracle:``, ``first:``, ``hash:``, ``echo:``,
-    ``fixed:TEXT``, ``sleep:S[:BASE]``) or - once model backends exist - a model adapter
-    implementing the interface documented in ``vidllm.eval.runner``."""
+    ``fixed:TEXT``, ``sleep:S[:BASE]``) or any model backend URI (``timeline``, ``hf:...``),
+    through ``vidllm.eval.model_predictor.ModelPredictor``."""
     from vidllm.eval import predictors
 
     scheme = model_uri.partition(":")[0]
     if scheme in predictors.SCHEMES:
         return predictors.make_baseline(model_uri)
-    raise ModelBackendUnavailableError(
-        f"model backends are not available yet, so {model_uri!r} cannot be evaluated; "
-        f"baseline predictors are: {', '.join(s + ':' for s in predictors.SCHEMES)}"
-    )
+    from vidllm.eval.model_predictor import ModelPredictor
+
+    return ModelPredictor(model_uri, sampling_overrides)
 
 
 def make_judge(judge_uri: str | None):
     """The judge model for ``judge_uri``: ``fixed:REPLY`` (a baseline that always replies REPLY)
-    or - once model backends exist - any text model."""
+    or any model backend URI that reads text."""
     if not judge_uri:
         return None
     from vidllm.eval.judge import Judge
@@ -50,7 +49,9 @@ def make_judge(judge_uri: str | None):
     scheme, _, rest = judge_uri.partition(":")
     if scheme == "fixed":
         return Judge(lambda prompt, system: rest, judge_uri, baseline=True)
-    raise ModelBackendUnavailableError(f"judge backends are not available yet: {judge_uri!r}; a baseline judge is fixed:REPLY")
+    from vidllm.eval.model_predictor import model_judge
+
+    return model_judge(judge_uri)
 
 
 def _versions() -> dict[str, str]:

@@ -75,6 +75,8 @@ class LlamaCppOptions(BackendOptions):
     n_batch: int = Field(512, ge=1, description="Prompt tokens evaluated per step.")
     n_gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to a GPU (-1: all), if the build has one.")
     chat_format: str | None = Field(None, description="llama.cpp chat format; default: the GGUF's own template.")
+    repeat_penalty: float = Field(1.0, ge=1.0, le=2.0, description="Penalty on repeated tokens (small models loop without one).")
+    prompt_cache_mb: int = Field(256, ge=0, description="RAM kept for the KV state of shared prompt prefixes (0: none).")
 
 
 class LlamaCppBackend(Backend):
@@ -95,6 +97,11 @@ class LlamaCppBackend(Backend):
                              n_gpu_layers=opts.n_gpu_layers, chat_format=opts.chat_format, verbose=False, seed=0)
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llamacpp:{self.target}: llama.cpp could not load it ({exc})") from None
+        if opts.prompt_cache_mb:
+            from llama_cpp import LlamaRAMCache
+
+            # questions about one video share their system prompt and description prefix
+            self.llm.set_cache(LlamaRAMCache(capacity_bytes=opts.prompt_cache_mb << 20))
         self.chat_template = (self.llm.metadata or {}).get("tokenizer.chat_template")
         self._lock = threading.Lock()  # one Llama context: one generation at a time
 
@@ -131,7 +138,7 @@ class LlamaCppBackend(Backend):
             with self._lock:
                 out = self.llm.create_chat_completion(
                     messages=messages, max_tokens=gen.max_new_tokens, temperature=gen.temperature,
-                    seed=gen.seed, stop=list(gen.stop) or None)
+                    seed=gen.seed, stop=list(gen.stop) or None, repeat_penalty=self.options.repeat_penalty)
             choice = out["choices"][0]
             usage = out.get("usage") or {}
             outputs.append(Output(

@@ -99,6 +99,12 @@ class Timeline:
             merged.append(Line(o.start, o.end, o.kind, o.text, o.score))
         return sorted(merged, key=lambda line: (line.start, line.kind))
 
+    def within(self, start: float, end: float | None) -> "Timeline":
+        """Only what was observed in [start, end): a streaming question must not see the future."""
+        end = float("inf") if end is None else end
+        kept = [o for o in self.observations if o.start < end and o.end > start]
+        return Timeline(self.video_hash, min(self.duration, end), kept, self.manifest)
+
     def describe(self) -> str:
         return "\n".join(line.render() for line in self.lines())
 
