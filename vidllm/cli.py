@@ -221,21 +221,37 @@ class _EatAll(click.Option):
               help='Answer options: --options "A. left" "B. right" (or write them in the question).')
 @click.option("-m", "--model", envvar="VIDLLM_MODEL", default="timeline", show_default=True,
               help="timeline (embedded default), hf:PATH, vllm:ID, openai:URL#MODEL, llamacpp:GGUF.")
+@click.option("-o", "--option", "model_options", type=(str, str), multiple=True,
+              help="A backend option: -o max_concurrency 8 (see `vidllm models --options`).")
 @click.option("--tools", help="Perception tools for the timeline model, comma-separated (default: all).")
 @click.option("--threads", type=int, help="CPU threads for the embedded LLM.")
+@click.option("--nframes", type=int, help="Frames for a vision-language model (default: 1 fps, at most 32).")
+@click.option("--fps", type=float, help="Frames per second for a vision-language model.")
+@click.option("--max-frames", type=int, help="Upper bound on the frame count.")
+@click.option("--max-pixels", type=int, help="Pixel budget per frame.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object with evidence, timings and manifest.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
-def ask(video, question, options, model, tools, threads, as_json, progress):
+def ask(video, question, options, model, model_options, tools, threads, nframes, fps, max_frames, max_pixels,
+        as_json, progress):
     """Ask VIDEO a QUESTION; prints the answer and the moments that support it."""
+    from vidllm.models.cli import options_from_pairs
     from vidllm.tasks.ask import ask as run_ask
 
-    settings = {}
+    extra = options_from_pairs(model_options)
     if model == "timeline":
+        settings = dict(extra)
         if tools:
             settings["tools"] = tuple(t.strip() for t in tools.split(",") if t.strip())
         if threads:
-            settings["n_threads"] = threads
+            settings["llm_options"] = {**settings.get("llm_options", {"n_ctx": 2048, "repeat_penalty": 1.1}),
+                                       "n_threads": threads}
         settings["progress"] = progress
+    else:
+        settings = {"model_options": extra}
+        if nframes or fps or max_frames or max_pixels:
+            settings["spec"] = spec_from_options(nframes=nframes, fps=fps, max_frames=max_frames,
+                                                 max_pixels=max_pixels) if (nframes or fps) else \
+                spec_from_options(fps=1.0, max_frames=max_frames or 32, max_pixels=max_pixels)
     answer = run_ask(video, question, options=list(options) if options else None, model=model, **settings)
     if as_json:
         _echo_json(answer.to_dict())
@@ -265,6 +281,25 @@ def describe(video, tools, as_json, progress):
         })
     else:
         click.echo(timeline.describe() or "(the perception tools found nothing)")
+
+
+@main.command()
+@click.option("-m", "--model", envvar="VIDLLM_MODEL", default="timeline", show_default=True, help="The model to serve.")
+@click.option("-o", "--option", "model_options", type=(str, str), multiple=True, help="A backend option.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--name", help="The model name clients use (default: the URI).")
+@click.option("--allow-local-files", is_flag=True, help="Let requests name video files on this machine.")
+def serve(model, model_options, host, port, name, allow_local_files):
+    """Serve a model over an OpenAI-compatible API with video input (/v1/chat/completions)."""
+    from vidllm.models.cli import options_from_pairs
+    from vidllm.serve.server import serve as run_server
+
+    def ready(server):
+        click.echo(f"serving {model} as {name or model!r} at http://{host}:{server.server_address[1]}/v1", err=True)
+
+    run_server(model, host=host, port=port, name=name, model_options=options_from_pairs(model_options),
+               allow_local_files=allow_local_files, ready=ready)
 
 
 def _add_package_commands() -> None:

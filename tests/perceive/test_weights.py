@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from vidllm.errors import MissingDependencyError, RegistryError
-from vidllm.perceive import weights
+from vidllm import weights
 
 
 def sha256(path) -> str:

@@ -113,7 +113,9 @@ class LlamaCppBackend(Backend):
 
     def describe(self) -> dict:
         meta = self.llm.metadata or {}
-        return {"model_path": self.path, "model_name": meta.get("general.name"),
+        from vidllm.weights import file_sha256
+
+        return {"model_path": self.path, "model_name": meta.get("general.name"), "sha256": file_sha256(Path(self.path)),
                 "chat_template": {"source": self.options.chat_format or "gguf",
                                   "sha256": sha256_text(self.chat_template)}}
 

