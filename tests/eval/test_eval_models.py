@@ -8,7 +8,6 @@ killed with SIGKILL and restarted ends with the same results as an uninterrupted
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -16,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import tiny_vlms
 
 

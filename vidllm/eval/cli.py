@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import platform
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,6 @@ import click
 
 from vidllm.errors import VidllmError
 from vidllm.eval.benchmarks import BENCHMARKS
-from vidllm.eval.errors import ModelBackendUnavailableError
 from vidllm.eval.types import EvalSample, Prediction
 
 log = logging.getLogger(__name__)
@@ -192,19 +189,11 @@ def score_command(bench_name, predictions_path, data_path, answers, out_dir, jud
     click.echo(json.dumps(results, indent=2) if as_json else _summary(results))
 
 
-class _StandaloneGroup(click.Group):
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except VidllmError as exc:
-            click.echo(f"vidllm: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("VIDLLM_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    group = _StandaloneGroup(commands={"eval": eval_command, "score": score_command})
-    group(prog_name="python -m vidllm.eval.cli")
+    """``python -m vidllm.eval.cli eval|score ...``: the same commands as ``vidllm eval|score``."""
+    from vidllm.cli import main as vidllm_main
+
+    vidllm_main()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidllm.errors import NotAVideoError, VideoError, VideoNotFoundError, VideoTooLargeError
+from vidllm.errors import NotAVideoError, VideoNotFoundError, VideoTooLargeError
 
 # A frame this large would need more than ~800 MB as RGB; far beyond any real Video-LLM input.
 MAX_DECODE_PIXELS = int(os.environ.get("VIDLLM_MAX_DECODE_PIXELS", 16384 * 16384))

@@ -8,7 +8,6 @@ city clip whose header has no frame count.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 

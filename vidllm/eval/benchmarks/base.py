@@ -227,6 +227,16 @@ def official_gt(options: Sequence[str], answer: str) -> tuple[str, str | None]:
     return f"({letter}) {answer}", (letter if index >= 0 else None)
 
 
+def official_gt_counted(options: Sequence[str], answer: str, quirks: Counter) -> tuple[str, str | None]:
+    """``official_gt``, counting the answer quirks MVBench and MLVU data hold."""
+    gt, letter = official_gt(options, answer)
+    if letter is None:
+        quirks["answer_not_in_candidates"] += 1
+    if list(options).count(answer) > 1:
+        quirks["answer_listed_twice"] += 1
+    return gt, letter
+
+
 def read_json_lenient(path: Path, quirks: Counter) -> Any:
     """JSON, or JSON with trailing commas before } or ] (counted as the quirk "json_trailing_commas")."""
     text = path.read_text(encoding="utf-8")

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vidllm.eval import judge as judging
-from vidllm.eval.benchmarks.base import Benchmark, letter_options, official_gt
+from vidllm.eval.benchmarks.base import Benchmark, letter_options, official_gt_counted
 from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.metrics import accuracy_table, mean
 from vidllm.eval.types import EvalSample, Prediction
@@ -90,11 +90,7 @@ class MLVU(Benchmark):
 
     def _choice(self, task: str, i: int, entry: dict, extra: dict, quirks: Counter) -> EvalSample:
         options = tuple(entry["candidates"])
-        gt, letter = official_gt(options, entry["answer"])
-        if letter is None:
-            quirks["answer_not_in_candidates"] += 1
-        if options.count(entry["answer"]) > 1:
-            quirks["answer_listed_twice"] += 1
+        gt, letter = official_gt_counted(options, entry["answer"], quirks)
         if len(set(options)) != len(options):
             quirks["duplicate_candidates"] += 1
         prompt = f"Question: {entry['question']}\nOptions:\n{letter_options(options)}\nOnly give the best option."

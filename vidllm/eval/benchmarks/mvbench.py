@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidllm.eval.benchmarks.base import Benchmark, letter_options, official_gt
+from vidllm.eval.benchmarks.base import Benchmark, letter_options, official_gt_counted
 from vidllm.eval.types import EvalSample
 
 #: task -> (json file, video folder under video/, whether entries carry start/end, frames folder)
@@ -77,11 +77,7 @@ class MVBench(Benchmark):
             for i, entry in enumerate(json.loads(path.read_text(encoding="utf-8"))):
                 self.items += 1
                 options = tuple(entry["candidates"])
-                gt, letter = official_gt(options, entry["answer"])
-                if letter is None:
-                    quirks["answer_not_in_candidates"] += 1
-                if options.count(entry["answer"]) > 1:
-                    quirks["answer_listed_twice"] += 1
+                gt, letter = official_gt_counted(options, entry["answer"], quirks)
                 time_range = None
                 if bounded and "start" in entry and "end" in entry:
                     start, end = float(entry["start"]), float(entry["end"])
