@@ -151,7 +151,7 @@ def _decode_gops(path, index: StreamIndex, rows: np.ndarray, gops: np.ndarray, d
                     packets = _seek(container, stream, seek_target(container, index, g), skip, result)
                 skip_now = skip
             _decode_until(packets, need, remaining, decode_size, deadline, result,
-                          ctx=stream.codec_context if skip_now == "DEFAULT" else None)
+                          ctx=stream.codec_context, skip=skip_now)
             previous_gop = g
             frames_left = int(gop_sizes[g] - 1 - index.gop_pos[need_rows].max())
     return result
@@ -182,20 +182,26 @@ def _seek(container, stream, key_pts: int, skip: str, result: DecodeResult):
     return container.demux(stream)
 
 
-def _decode_until(packets, need, remaining, size, deadline, result, ctx=None) -> None:
+def _decode_until(packets, need, remaining, size, deadline, result, ctx=None, skip="DEFAULT") -> None:
     """Decode packets until every pts in ``need`` is out, or the decoder has passed them all.
 
-    With ``ctx`` (the codec context), packets of frames nobody wants are decoded with
-    ``skip_frame=NONREF``: a frame no other frame refers to (most B-frames) is then skipped
-    outright, since nothing else needs it, while a wanted frame is always decoded.
+    With ``ctx`` (the codec context) two shortcuts apply. ``skip="DEFAULT"``: packets of frames
+    nobody wants are decoded with ``skip_frame=NONREF``, so a frame no other frame refers to
+    (most B-frames) is skipped outright, while a wanted frame is always decoded.
+    ``skip="NONKEY"``: after a keyframe the decoder is drained at once; otherwise a decoder
+    that reorders B-frames holds the keyframe back until the *next* keyframe arrives (measured:
+    500 packets read per keyframe instead of 1).
     """
     last_needed = max(need)
     for packet in packets:
         deadline.check()
-        if ctx is not None:
+        if ctx is not None and skip == "DEFAULT":
             ctx.skip_frame = "DEFAULT" if packet.pts is None or packet.pts in remaining else "NONREF"
         try:
-            frames = packet.decode()
+            frames = list(packet.decode())
+            if ctx is not None and skip == "NONKEY" and packet.is_keyframe:
+                frames += ctx.decode(None)
+                ctx.flush_buffers()  # ready for the packets that follow
         except av.error.InvalidDataError:
             result.bad_packets += 1
             continue
