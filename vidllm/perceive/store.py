@@ -54,12 +54,30 @@ def _decode(text: str) -> dict:
     return json.loads(text, object_hook=hook)
 
 
+# Finished runs already read in this process: a second question about a video skips SQLite and
+# the JSON decoding of per-frame embeddings (finished runs never change, so this cannot go stale).
+_LOADED: dict[tuple[str, str, str, str], list[Observation]] = {}
+_LOADED_MAX = 256
+
+
 class ObservationStore:
     def __init__(self, path=None):
+        self.path = str(path) if path else str(db.cache_dir() / "vidllm.sqlite")
         self.conn = db.connect(path)
 
     def load(self, video_hash: str, tool: str, config_key: str) -> list[Observation] | None:
         """The stored observations of a finished run, or None when the run never finished."""
+        memo = (self.path, video_hash, tool, config_key)
+        if memo in _LOADED:
+            return _LOADED[memo]
+        found = self._read(video_hash, tool, config_key)
+        if found is not None:
+            if len(_LOADED) >= _LOADED_MAX:
+                _LOADED.pop(next(iter(_LOADED)))
+            _LOADED[memo] = found
+        return found
+
+    def _read(self, video_hash: str, tool: str, config_key: str) -> list[Observation] | None:
         run = self.conn.execute(
             "SELECT 1 FROM tool_runs WHERE video_hash=? AND tool=? AND config_key=?",
             (video_hash, tool, config_key),
