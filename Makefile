@@ -22,7 +22,7 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(STAMP): pyproject.toml Makefile | $(PY)
+$(STAMP): pyproject.toml Makefile scripts/install-llama-cpp.sh | $(PY)
 	$(PIP) install -q $(TORCH)
 	bash scripts/install-llama-cpp.sh $(PY)
 	$(PIP) install -q -e '.[default,hf,eval,test]'
