@@ -224,7 +224,7 @@ class OpenAIBackend(Backend):
                     break
                 wait = exc.retry_after if exc.retry_after is not None else opts.backoff * 2**attempt
                 wait = min(opts.max_backoff, wait) * (0.5 + random.random() / 2 if exc.retry_after is None else 1)
-                log.warning("openai: %s (attempt %d of %d); retrying in %.2f s", exc.reason, attempts,
+                log.info("openai: %s (attempt %d of %d); retrying in %.2f s", exc.reason, attempts,
                             opts.max_retries + 1, wait)
                 time.sleep(wait)
         tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
