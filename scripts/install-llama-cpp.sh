@@ -15,7 +15,7 @@ if [ "$(uname -m)" = x86_64 ]; then
   KIND=avx2
   cpu=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
   if [[ " $cpu " == *" avx512f "* && " $cpu " == *" avx512bw "* && " $cpu " == *" avx512vl "* ]]; then
-    FLAGS="$FLAGS -DGGML_AVX512=ON"  # about 2x the prompt speed of AVX2 here
+    FLAGS="$FLAGS -DGGML_AVX512=ON"  # ~12% faster prompts than AVX2 here (SmolLM2, 1 thread)
     KIND=avx512
     [[ " $cpu " == *" avx512_vnni "* ]] && FLAGS="$FLAGS -DGGML_AVX512_VNNI=ON" && KIND=$KIND-vnni
     [[ " $cpu " == *" avx512vbmi "* ]] && FLAGS="$FLAGS -DGGML_AVX512_VBMI=ON" && KIND=$KIND-vbmi

@@ -20,7 +20,7 @@ def test_red_disc_moves_left_to_right(disc_clip):
     tracks = [o for o in observations if o.kind == "track"]
     assert len(tracks) == 1, [o.text for o in tracks]
     track = tracks[0]
-    assert "red" in track.text and "left to right" in track.text, track.text
+    assert "red" in track.text and "moves right" in track.text, track.text
     assert track.start <= DISC_TRAVEL[0] + 0.5 and track.end >= DISC_TRAVEL[1] - 0.5
     xs = [p["x"] for p in track.payload["path"]]
     assert xs == sorted(xs) and xs[0] < 0.3 and xs[-1] > 0.7
@@ -29,7 +29,7 @@ def test_red_disc_moves_left_to_right(disc_clip):
 
 def test_blue_disc_moves_right_to_left(disc_clip_leftwards):
     tracks = [o for o in run(disc_clip_leftwards) if o.kind == "track"]
-    assert len(tracks) == 1 and "blue" in tracks[0].text and "right to left" in tracks[0].text, tracks
+    assert len(tracks) == 1 and "blue" in tracks[0].text and "moves left" in tracks[0].text, tracks
 
 
 def test_still_picture_has_no_track_and_one_shot(sign_clip):

@@ -17,7 +17,7 @@ From the shared sampled frames, shrunk to ~160 pixels wide:
 - **tracks**: in each shot of at least five frames filmed from a still camera, the background is the per-pixel median
   of its frames; what differs from it is split into connected regions, linked frame to frame
   by position and colour, and a region that travels at least ``min_travel`` of the picture on a
-  fairly straight path becomes "a red object moves left to right, from the left to the right"
+  fairly straight path becomes "a red object moves right (from the left to the right)"
   (at most ``max_tracks`` per shot, the best supported first). Frames where most of the
   picture differs from the background (a moving camera, a light change) are left out.
 
@@ -56,7 +56,7 @@ class VisualSummaryTool(VisualTool):
     name = "visual"
     kinds = ("shot", "motion", "colour", "track")
     requires = ()
-    version = "1"
+    version = "2"  # 2: track text "moves right (from ... to ...)"
 
     def __init__(self, *, cut_threshold: float = 0.25, cut_correlation: float = 0.12, hard_cut: float = 0.6,
                  colour_share: float = 0.15, min_travel: float = 0.15, min_area: float = 0.002,
@@ -198,8 +198,8 @@ class VisualSummaryTool(VisualTool):
             dx, dy = last["x"] - first["x"], last["y"] - first["y"]
             area = float(np.median([r["area"] for _, r in track]))
             size = "small " if area < 0.01 else "large " if area > 0.1 else ""
-            text = (f"a {size}{colour} object moves {_direction(dx, dy)}, "
-                    f"from the {_place(first['x'], first['y'])} to the {_place(last['x'], last['y'])}")
+            text = (f"a {size}{colour} object moves {_direction(dx, dy)} "
+                    f"(from the {_place(first['x'], first['y'])} to the {_place(last['x'], last['y'])})")
             ks = [k for k, _ in track]
             out.append(Observation(
                 float(starts[ks[0]]), float(ends[ks[-1]]), "track", text, score=round(min(1.0, len(track) / 5), 3),
@@ -264,8 +264,10 @@ def _link(regions: list[list[dict]], times, max_speed: float) -> list[list[tuple
 
 
 def _direction(dx: float, dy: float) -> str:
-    horizontal = "left to right" if dx > 0 else "right to left"
-    vertical = "downwards" if dy > 0 else "upwards"
+    # one plain word first ("moves right"): a small language model misreads "moves left to
+    # right" as often as not (it answered "up" to "which direction?" in a multiple choice)
+    horizontal = "right" if dx > 0 else "left"
+    vertical = "down" if dy > 0 else "up"
     if abs(dx) >= 2 * abs(dy):
         return horizontal
     if abs(dy) >= 2 * abs(dx):
