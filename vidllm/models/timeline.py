@@ -18,7 +18,6 @@ import atexit
 import functools
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -45,9 +44,10 @@ SYSTEM_PROMPT = (
 )
 CHOICE_INSTRUCTION = "Answer with the option's letter."
 DEFAULT_LLM = "llamacpp:smollm2"
-# Reasoning starts after perception has finished, so both cores of a small machine are free:
-# 2 threads read the prompt 1.9x faster than 1 (measured: 340 vs 180 tokens/s for SmolLM2).
-DEFAULT_LLM_OPTIONS = {"n_threads": min(2, os.cpu_count() or 1), "n_ctx": 2048, "repeat_penalty": 1.1}
+# One thread: in a fresh process 2 threads read the prompt 1.9x faster (340 vs 180 tokens/s for
+# SmolLM2), but right after perception in the same process they were slower than one (2.4 s vs
+# 1.9 s a question, measured on 2 cores), as the perception libraries' threads still compete.
+DEFAULT_LLM_OPTIONS = {"n_threads": 1, "n_ctx": 2048, "repeat_penalty": 1.1}
 
 _llm_lock = threading.Lock()
 
