@@ -14,7 +14,7 @@ TORCH  := torch==2.9.1 torchvision==0.24.1
 else
 TORCH  := torch==2.14.1 torchvision==0.29.1
 endif
-SAMPLE_QUESTION ?= What is the person riding?
+SAMPLE_QUESTION ?= What kind of bike appears in the video?
 
 .PHONY: demo test test-fast test-slow install system-deps benchmarks clean
 

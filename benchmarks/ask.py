@@ -63,7 +63,7 @@ def main() -> int:
     from vidllm.tasks.ask import ask
 
     began = time.perf_counter()
-    cold = ask(clip, "What is the person riding?", progress=False)
+    cold = ask(clip, "What kind of bike appears in the video?", progress=False)
     cold_seconds = time.perf_counter() - began
     print(f"cold question (first ever on this video, models loaded in-process): {cold_seconds:.2f} s")
     for tool, seconds in cold.manifest["perception"]["perception_seconds"].items():
