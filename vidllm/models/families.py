@@ -240,37 +240,40 @@ def _crop_side(vp) -> int | None:
     return None  # frames keep their aspect: the count depends on it and is not predicted
 
 
-class LlavaNextVideo(Family):
+class CroppedFrameFamily(Family):
+    """Families that center-crop every frame to a square and give it a fixed token count; they
+    differ only in how a crop's patches become tokens (``tokens_for``)."""
+
+    def tokens_for(self, patches_per_side: int, processor) -> int:
+        raise NotImplementedError
+
+    def profile(self, config, processor) -> ModelProfile | None:
+        base, side = self.base_profile(), _crop_side(processor.video_processor)
+        if side is None:
+            return None
+        per_side = side // processor.patch_size
+        return ModelProfile(
+            self.name, patch_size=processor.patch_size, tokens_per_frame=self.tokens_for(per_side, processor),
+            frame_size=side, max_frames=base.max_frames, context_tokens=_context(config) or base.context_tokens,
+        )
+
+
+class LlavaNextVideo(CroppedFrameFamily):
     name = "llava-next-video"
     model_types = ("llava_next_video",)
     profile_name = "llava-next-video"
 
-    def profile(self, config, processor) -> ModelProfile | None:
-        base, side = self.base_profile(), _crop_side(processor.video_processor)
-        if side is None:
-            return None
-        per_side = side // processor.patch_size
-        return ModelProfile(
-            self.name, patch_size=processor.patch_size, tokens_per_frame=per_side * per_side // 4,
-            frame_size=side, max_frames=base.max_frames, context_tokens=_context(config) or base.context_tokens,
-        )
+    def tokens_for(self, patches_per_side: int, processor) -> int:
+        return patches_per_side * patches_per_side // 4  # 2x2 pooling
 
 
-class VideoLlava(Family):
+class VideoLlava(CroppedFrameFamily):
     name = "video-llava"
     model_types = ("video_llava",)
     profile_name = "video-llava"
 
-    def profile(self, config, processor) -> ModelProfile | None:
-        base, side = self.base_profile(), _crop_side(processor.video_processor)
-        if side is None:
-            return None
-        per_side = side // processor.patch_size
-        return ModelProfile(
-            self.name, patch_size=processor.patch_size,
-            tokens_per_frame=per_side * per_side + int(processor.num_additional_image_tokens),
-            frame_size=side, max_frames=base.max_frames, context_tokens=_context(config) or base.context_tokens,
-        )
+    def tokens_for(self, patches_per_side: int, processor) -> int:
+        return patches_per_side * patches_per_side + int(processor.num_additional_image_tokens)  # + CLS
 
 
 FAMILIES: tuple[type[Family], ...] = (Qwen2VL, Qwen25VL, Qwen3VL, SmolVLM2, LlavaOneVision, LlavaNextVideo, VideoLlava)
