@@ -22,7 +22,7 @@ import numpy as np
 from vidllm import db
 from vidllm.video.probe import StreamIndex
 
-FORMAT_VERSION = 3  # bump when decoding or resizing changes what is stored
+FORMAT_VERSION = 4  # bump when decoding or resizing changes what is stored
 
 
 def content_hash(path: str | os.PathLike) -> str:
@@ -107,6 +107,19 @@ class FrameCache:
             start_pts=index.start_pts, end_pts=index.end_pts, bad_packets=index.bad_packets, truncated=index.truncated,
         )
         _atomic_write(self.index_dir / f"{video_hash}.npz", lambda f: np.savez(f, **arrays))
+
+    def get_info(self, video_hash: str):
+        from vidllm.video.probe import VideoInfo
+
+        path = self.index_dir / f"{video_hash}.json"
+        try:
+            return VideoInfo(**json.loads(path.read_text())) if path.exists() else None
+        except (ValueError, TypeError, OSError):  # torn or from an older layout: probe again
+            return None
+
+    def put_info(self, video_hash: str, info) -> None:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.index_dir / f"{video_hash}.json", lambda f: f.write(json.dumps(info.to_dict()).encode()))
 
     def info(self) -> CacheInfo:
         files = [p for p in self.root.rglob("*") if p.is_file()]

@@ -6,6 +6,7 @@ needed GOPs -> rotate upright and fit the pixel budget -> store in the frame cac
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -34,11 +35,22 @@ def load_index(path, cache: FrameCache | None, video_hash: str) -> StreamIndex:
     return index
 
 
+def load_info(path, cache: FrameCache, video_hash: str, index: StreamIndex | None = None) -> VideoInfo:
+    """``VideoInfo``, kept beside the packet index: probing opens the file and decodes a frame
+    (for its rotation), which a cache hit should not pay again."""
+    info = cache.get_info(video_hash)
+    if info is None:
+        info = VideoInfo.from_path(path, index if index is not None else load_index(path, cache, video_hash))
+        cache.put_info(video_hash, info)
+    # the same content may sit under another name: report the path asked about
+    return dataclasses.replace(info, path=str(path)) if info.path != str(path) else info
+
+
 def probe(path, cache: FrameCache | None = None) -> VideoInfo:
-    """``VideoInfo`` for ``path``, reusing the cached packet index when there is one."""
+    """``VideoInfo`` for ``path``, from the cache when this content was probed before."""
     check_path(path)
     cache = cache if cache is not None else FrameCache()
-    return VideoInfo.from_path(path, load_index(path, cache, content_hash(path)))
+    return load_info(path, cache, content_hash(path))
 
 
 def sample_frames(path, spec=None, *, cache: FrameCache | None | bool = True, timeout=None) -> Frames:
@@ -58,7 +70,7 @@ def sample_frames(path, spec=None, *, cache: FrameCache | None | bool = True, ti
     video_hash = content_hash(path)
     # the packet index is a one-time fact about the file: cached even when frames are not
     index = load_index(path, store or FrameCache(), video_hash)
-    info = VideoInfo.from_path(path, index)
+    info = load_info(path, store or FrameCache(), video_hash, index)
     out_size = _output_size(info, spec)
     key = FrameCache.key(video_hash, spec.key(), out_size)
     if store and (hit := store.get(key)) is not None:
