@@ -22,13 +22,11 @@ from collections.abc import Callable
 
 from vidllm.eval.timeparse import find_point, find_spans
 from vidllm.eval.types import EvalSample, Parsed
+from vidllm.tasks.choices import clean_reply, read_letter  # noqa: F401  (the one letter reader, re-exported)
 
 # --------------------------------------------------------------------------------------------
 # robust
 
-_THINK = re.compile(r"<think>.*?</think>|◁think▷.*?◁/think▷", re.S | re.I)
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
-_FINAL = re.compile(r"final\s+answer\s*(?:is)?\s*[:：]?", re.I)
 _NUMBER_WORDS = {
     w: i
     for i, w in enumerate(
@@ -36,88 +34,6 @@ _NUMBER_WORDS = {
         "fifteen sixteen seventeen eighteen nineteen twenty".split()
     )
 }
-
-
-def clean_reply(text: str) -> str:
-    """The part of a reply that states the answer: no think blocks, the <answer> content or the
-    text after the last "Final Answer", no markdown emphasis."""
-    text = text or ""
-    text = _THINK.sub(" ", text)
-    for closer in ("</think>", "◁/think▷"):
-        if closer in text:
-            text = text.rsplit(closer, 1)[1]
-    tag = _ANSWER_TAG.findall(text)
-    if tag:
-        text = tag[-1]
-    finals = list(_FINAL.finditer(text))
-    if finals and text[finals[-1].end() :].strip():
-        text = text[finals[-1].end() :]
-    text = re.sub(r"[*_`#]+", "", text)
-    return text.strip()
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
-
-
-def read_letter(text: str, options: tuple[str, ...]) -> str | None:
-    """The option letter a reply chooses, or None when it does not choose exactly one.
-
-    >>> read_letter("The answer is (C).", ("x", "y", "z"))
-    'C'
-    >>> read_letter("A man walks in.", ("x", "y")) is None   # "A" here is an article
-    True
-    """
-    letters = [chr(ord("A") + i) for i in range(len(options))] or list("ABCD")
-    t = clean_reply(text)
-    if not t:
-        return None
-    bare = t.strip(" \t\n.:;,!()[]{}'\"")
-    if len(bare) == 1 and bare.upper() in letters and (bare.isupper() or len(t) <= 3):
-        return bare.upper()
-    m = re.match(r"^\s*(?:option\s*)?[(\[]?([A-Z])(?:[)\]]|[.:,](?=\s|$)|\s*$|\s+(?=[(\-–—])|\s+(?=(?:is|was|would|should|seems|looks)\b))", t)
-    if m and m.group(1) in letters:
-        return m.group(1)
-    phrases = re.findall(
-        r"(?:answer|option|choice)\s*(?:is|would be|should be|[:=])?\s*(?:option\s*)?[(\[]?([A-Za-z])[)\]]?(?![A-Za-z])",
-        t,
-        re.I,
-    )
-    phrases = [p.upper() for p in phrases if p.upper() in letters]
-    if phrases:
-        return phrases[-1]
-    paren = {p for p in re.findall(r"\(([A-Z])\)", t) if p in letters}
-    if len(paren) == 1:
-        return paren.pop()
-    by_text = _letter_by_option_text(t, options, letters)
-    if by_text:
-        return by_text
-    standalone = set()
-    for m in re.finditer(r"(?<![A-Za-z'])([A-Z])(?![A-Za-z'])", t):
-        letter = m.group(1)
-        if letter not in letters:
-            continue
-        if letter in ("A", "I") and re.match(r"\s+(?!(?:or|and|nor)\b)[a-z]", t[m.end() :]):
-            continue  # an article or a pronoun, not an option
-        standalone.add(letter)
-    return standalone.pop() if len(standalone) == 1 else None
-
-
-def _letter_by_option_text(t: str, options: tuple[str, ...], letters: list[str]) -> str | None:
-    if not options:
-        return None
-    reply = _norm(t)
-    texts = [_norm(re.sub(r"^[A-Z][.)]\s*", "", o)) for o in options]
-    exact = [letters[i] for i, o in enumerate(texts) if o and reply == o]
-    if len(exact) == 1:
-        return exact[0]
-    inside = [(len(o), letters[i]) for i, o in enumerate(texts) if o and re.search(rf"\b{re.escape(o)}\b", reply)]
-    if not inside:
-        return None
-    inside.sort(reverse=True)
-    longest = inside[0][0]
-    winners = [letter for n, letter in inside if n == longest]
-    return winners[0] if len(winners) == 1 else None
 
 
 def read_yes_no(text: str) -> str | None:
