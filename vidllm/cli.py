@@ -243,8 +243,9 @@ def ask(video, question, options, model, model_options, tools, threads, nframes,
         if tools:
             settings["tools"] = tuple(t.strip() for t in tools.split(",") if t.strip())
         if threads:
-            settings["llm_options"] = {**settings.get("llm_options", {"n_ctx": 2048, "repeat_penalty": 1.1}),
-                                       "n_threads": threads}
+            from vidllm.models.timeline import DEFAULT_LLM_OPTIONS
+
+            settings["llm_options"] = {**settings.get("llm_options", DEFAULT_LLM_OPTIONS), "n_threads": threads}
         settings["progress"] = progress
     else:
         settings = {"model_options": extra}

@@ -15,6 +15,7 @@ runner and the server.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import json
 import logging
@@ -210,11 +211,12 @@ class TimelineBackend(Backend):
             video = videos[0]
             question, options = split_options(request.turns[-1].text.replace(CHOICE_INSTRUCTION, "").strip())
             gen = request.generation
-            self.reasoner.max_new_tokens, self.reasoner.temperature, self.reasoner.seed = (
-                gen.max_new_tokens, gen.temperature, gen.seed)
+            # a copy per request: the backend's reasoner stays as configured (and thread-safe)
+            reasoner = dataclasses.replace(self.reasoner, max_new_tokens=gen.max_new_tokens,
+                                           temperature=gen.temperature, seed=gen.seed)
             spec = video.spec
             time_range = (spec.start, spec.end) if spec.end is not None or spec.start > 0 else None
-            answer = self.reasoner.ask(video.source, question, options, time_range=time_range)
+            answer = reasoner.ask(video.source, question, options, time_range=time_range)
             outputs.append(Output(
                 text=answer.answer if options else answer.reply,
                 prompt_tokens=answer.usage["prompt_tokens"], visual_tokens=0,
