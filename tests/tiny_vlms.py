@@ -84,7 +84,9 @@ def tokenizer(special: list[str], **attrs):
 
 def _qwen(family: str):
     import transformers as T
-    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import (
+        Qwen2VLImageProcessor,
+    )
 
     tok = tokenizer(QWEN_TOKENS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     ids = {s: tok.convert_tokens_to_ids(s) for s in QWEN_TOKENS}
@@ -93,7 +95,9 @@ def _qwen(family: str):
     text = dict(TEXT, vocab_size=len(tok), eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
                 bos_token_id=ids["<|endoftext|>"])
     if family == "qwen3-vl":
-        from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+        from transformers.models.qwen3_vl.video_processing_qwen3_vl import (
+            Qwen3VLVideoProcessor,
+        )
 
         config = T.Qwen3VLConfig(
             text_config=dict(text, head_dim=16, rope_scaling={"rope_type": "default", "mrope_section": [2, 3, 3],
@@ -107,7 +111,9 @@ def _qwen(family: str):
                                        tokenizer=tok, video_processor=Qwen3VLVideoProcessor(size=size),
                                        chat_template=QWEN_TEMPLATE.replace("default_system", "false"))
         return T.Qwen3VLForConditionalGeneration(config), processor
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import (
+        Qwen2VLVideoProcessor,
+    )
 
     vision = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=14, spatial_merge_size=2,
                   temporal_patch_size=2)
@@ -127,8 +133,12 @@ def _qwen(family: str):
 
 def _smolvlm(family: str):
     import transformers as T
-    from transformers.models.smolvlm.image_processing_smolvlm import SmolVLMImageProcessor
-    from transformers.models.smolvlm.video_processing_smolvlm import SmolVLMVideoProcessor
+    from transformers.models.smolvlm.image_processing_smolvlm import (
+        SmolVLMImageProcessor,
+    )
+    from transformers.models.smolvlm.video_processing_smolvlm import (
+        SmolVLMVideoProcessor,
+    )
 
     tok = tokenizer(SMOL_TOKENS, eos_token="<end_of_utterance>", pad_token="<|endoftext|>",
                     extra_special_tokens={"fake_image_token": "<fake_token_around_image>", "image_token": "<image>",
@@ -148,8 +158,12 @@ def _llava(family: str):
     import transformers as T
 
     if family == "llava-onevision":
-        from transformers.models.llava_onevision.image_processing_llava_onevision import LlavaOnevisionImageProcessor
-        from transformers.models.llava_onevision.video_processing_llava_onevision import LlavaOnevisionVideoProcessor
+        from transformers.models.llava_onevision.image_processing_llava_onevision import (
+            LlavaOnevisionImageProcessor,
+        )
+        from transformers.models.llava_onevision.video_processing_llava_onevision import (
+            LlavaOnevisionVideoProcessor,
+        )
 
         tok = tokenizer(CHATML_TOKENS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
         config = T.LlavaOnevisionConfig(
@@ -171,8 +185,12 @@ def _llava(family: str):
     common = dict(tokenizer=tok, patch_size=14, vision_feature_select_strategy="default", num_additional_image_tokens=1,
                   chat_template=VICUNA_TEMPLATE)
     if family == "llava-next-video":
-        from transformers.models.llava_next.image_processing_llava_next import LlavaNextImageProcessor
-        from transformers.models.llava_next_video.video_processing_llava_next_video import LlavaNextVideoVideoProcessor
+        from transformers.models.llava_next.image_processing_llava_next import (
+            LlavaNextImageProcessor,
+        )
+        from transformers.models.llava_next_video.video_processing_llava_next_video import (
+            LlavaNextVideoVideoProcessor,
+        )
 
         config = T.LlavaNextVideoConfig(vision_config=vision, text_config=text, image_grid_pinpoints=PINPOINTS,
                                         vision_feature_layer=-1, **ids)
@@ -180,8 +198,12 @@ def _llava(family: str):
             video_processor=LlavaNextVideoVideoProcessor(**sizes),
             image_processor=LlavaNextImageProcessor(image_grid_pinpoints=PINPOINTS, **sizes), **common)
         return T.LlavaNextVideoForConditionalGeneration(config), processor
-    from transformers.models.video_llava.image_processing_video_llava import VideoLlavaImageProcessor
-    from transformers.models.video_llava.video_processing_video_llava import VideoLlavaVideoProcessor
+    from transformers.models.video_llava.image_processing_video_llava import (
+        VideoLlavaImageProcessor,
+    )
+    from transformers.models.video_llava.video_processing_video_llava import (
+        VideoLlavaVideoProcessor,
+    )
 
     config = T.VideoLlavaConfig(vision_config=vision, text_config=text, vision_feature_layer=-1, **ids)
     processor = T.VideoLlavaProcessor(image_processor=VideoLlavaImageProcessor(**sizes),

@@ -1,18 +1,32 @@
-"""Every error vidllm raises on purpose.
+"""Every error vidllm raises on purpose, in one place.
 
 Each kind of failure has its own class, subclassing the fitting built-in exception so that
 callers who do not know vidllm can still catch it. Messages name the value received, what was
-allowed and, where there is one, the next step. Only the CLI turns them into one-line messages
-and exit codes (see ``vidllm.cli``).
+allowed and, where there is one, the next step. Only the command line (``vidllm.cli``) and the
+server turn them into one-line messages, exit codes and HTTP statuses.
+
+Exit codes of the ``vidllm`` command: 0 success, 1 an unexpected failure (a bug: run with -v
+for the traceback), 2 bad input or usage (every ``VidllmError``), 130 interrupted.
+
+>>> issubclass(VideoNotFoundError, FileNotFoundError), VideoNotFoundError.exit_code
+(True, 2)
 """
 
 from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class VidllmError(Exception):
     """Base class: an expected failure with a message fit to show a user as it is."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
+
+
+# -- input: videos, sampling, options ---------------------------------------------------------
 
 
 class VideoError(VidllmError):
@@ -40,8 +54,18 @@ class DecodeTimeoutError(VideoError, TimeoutError):
     pass
 
 
+class NoAudioError(VideoError, LookupError):
+    """The file holds no audio stream (or none with the index asked for)."""
+
+
 class SpecError(VidllmError, ValueError):
-    """A sampling spec, budget or option that cannot be satisfied."""
+    """A sampling spec or token budget that cannot be satisfied."""
+
+
+class OptionError(VidllmError, ValueError):
+    """An option that is unknown, malformed or out of bounds (``-o key value``, a tool's or a
+    backend's settings, a sampling flag the chosen model cannot honour); the message lists
+    what is allowed."""
 
 
 class RegistryError(VidllmError, KeyError):
@@ -53,3 +77,98 @@ class RegistryError(VidllmError, KeyError):
 
 class MissingDependencyError(VidllmError, ImportError):
     """An optional package is not installed; the message says how to install it."""
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+class ModelURIError(VidllmError, ValueError):
+    """A model URI that cannot be parsed; the message lists the accepted forms."""
+
+
+class ModelNotFoundError(VidllmError, FileNotFoundError):
+    """The model a URI names does not exist (no such folder or file, not on the hub)."""
+
+
+class BackendOptionError(OptionError):
+    """An option the backend does not have, or a value out of bounds."""
+
+
+class BackendError(VidllmError, RuntimeError):
+    """The backend failed while loading or generating."""
+
+
+class UnsupportedInputError(VidllmError, ValueError):
+    """The request holds something this backend or model cannot read (a video for a text LLM)."""
+
+
+class ContextOverflowError(SpecError):
+    """The prompt does not fit the model's context."""
+
+
+class NoGPUError(BackendError):
+    """The backend needs a CUDA GPU and none is visible."""
+
+
+class ServerError(BackendError):
+    """A model server answered with an error, or not at all; ``status`` is the HTTP code if any."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class ServerTimeoutError(ServerError, TimeoutError):
+    pass
+
+
+class ServerUnreachableError(ServerError, ConnectionError):
+    pass
+
+
+# -- serving -------------------------------------------------------------------------------------
+
+
+class RequestError(VidllmError, ValueError):
+    """A request the server cannot take (HTTP 400)."""
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+
+
+class EvalError(VidllmError):
+    """Base class of every deliberate failure in ``vidllm.eval``."""
+
+
+class BenchmarkDataError(EvalError, ValueError):
+    """A benchmark folder or annotation file cannot be read as the benchmark publishes it."""
+
+
+class MissingVideosError(EvalError, FileNotFoundError):
+    """Videos named by the annotations are not on disk (the message lists them)."""
+
+    def __init__(self, missing: list[str], total: int):
+        self.missing = list(missing)
+        self.total = total
+        shown = "\n  ".join(self.missing[:20])
+        more = f"\n  ... and {len(self.missing) - 20} more" if len(self.missing) > 20 else ""
+        super().__init__(
+            f"{len(self.missing)} of {total} samples have no video on disk:\n  {shown}{more}\n"
+            "Download the videos into the benchmark folder, or pass --skip-missing to evaluate the rest."
+        )
+
+
+class RunMismatchError(EvalError, ValueError):
+    """An output folder already holds a run with a different configuration."""
+
+
+class ModelBackendUnavailableError(EvalError, NotImplementedError):
+    """The model URI names a backend that this install does not provide."""
+
+
+class PredictionFormatError(EvalError, ValueError):
+    """A predictions file is not in any format ``vidllm score`` knows."""
+
+
+class JudgeRequiredError(EvalError, ValueError):
+    """A score can only be computed with a judge model and none was given."""

@@ -10,9 +10,8 @@ from collections import Counter
 
 import pytest
 
-from vidllm.errors import RegistryError
+from vidllm.errors import BenchmarkDataError, MissingVideosError, RegistryError
 from vidllm.eval.benchmarks import BENCHMARKS, load_benchmark
-from vidllm.eval.errors import BenchmarkDataError, MissingVideosError
 
 
 def test_registry_knows_every_benchmark_and_suggests():

@@ -10,8 +10,8 @@ import pytest
 from vidllm.eval import metrics as M
 from vidllm.eval.grading import GradeContext, grade
 from vidllm.eval.parsers import read_count, read_letter, read_rating, read_yes_no
-from vidllm.eval.timeparse import find_point, find_spans
 from vidllm.eval.types import EvalSample, Prediction
+from vidllm.timeparse import find_point, find_spans
 
 OPTIONS = ("a red car", "a blue bus", "a green bike", "a white van")
 

@@ -10,8 +10,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from vidllm.errors import ModelNotFoundError, ModelURIError
 from vidllm.eval.cli import eval_command, make_judge, make_predictor, score_command
-from vidllm.models.base import ModelNotFoundError, ModelURIError
 
 
 @pytest.fixture(scope="module")

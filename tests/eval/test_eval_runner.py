@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from vidllm.errors import VideoNotFoundError
+from vidllm.errors import RunMismatchError, VideoNotFoundError
 from vidllm.eval.benchmarks import load_benchmark
-from vidllm.eval.errors import RunMismatchError
 from vidllm.eval.predictors import make_baseline
 from vidllm.eval.runner import run
 from vidllm.eval.store import FILENAME

@@ -11,8 +11,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from vidllm.errors import PredictionFormatError
 from vidllm.eval.cli import eval_command, score_command
-from vidllm.eval.errors import PredictionFormatError
 from vidllm.eval.grading import grade
 from vidllm.eval.score import read_predictions
 

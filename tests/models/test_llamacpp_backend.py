@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from vidllm.models import Generation, Request, Turn, UnsupportedInputError, load_model
+from vidllm.errors import UnsupportedInputError
+from vidllm.models import Generation, Request, Turn, load_model
 
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python")
 

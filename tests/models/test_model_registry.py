@@ -7,14 +7,18 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from vidllm.errors import MissingDependencyError, RegistryError, VidllmError
+from vidllm.errors import (
+    BackendOptionError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    ModelURIError,
+    RegistryError,
+    VidllmError,
+)
 from vidllm.models import (
     BACKENDS,
     Backend,
-    BackendOptionError,
     Generation,
-    ModelNotFoundError,
-    ModelURIError,
     Output,
     Request,
     Turn,
@@ -171,7 +175,7 @@ def test_a_folder_that_is_not_a_video_model(tmp_path):
 
 
 def test_a_remote_video_for_a_sampling_backend_is_refused_clearly(plugin_backends):
-    from vidllm.models import UnsupportedInputError
+    from vidllm.errors import UnsupportedInputError
 
     with pytest.raises(UnsupportedInputError, match="download the video first"):
         load_model("echo").generate([Request.ask("https://example.com/a.mp4", "?")])

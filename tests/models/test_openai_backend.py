@@ -11,9 +11,15 @@ import numpy as np
 import pytest
 from model_servers import free_port
 
-from vidllm.errors import VidllmError
-from vidllm.models import BackendOptionError, Generation, ModelURIError, Request, Text, Turn, load_model
-from vidllm.models.openai_backend import ServerError, ServerTimeoutError, ServerUnreachableError
+from vidllm.errors import (
+    BackendOptionError,
+    ModelURIError,
+    ServerError,
+    ServerTimeoutError,
+    ServerUnreachableError,
+    VidllmError,
+)
+from vidllm.models import Generation, Request, Text, Turn, load_model
 from vidllm.video.spec import SamplingSpec
 
 FAST = dict(backoff=0.01, max_backoff=0.05)

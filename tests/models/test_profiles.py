@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tiny_vlms import CHATML_TOKENS, LLAVA_TOKENS, QWEN_TOKENS, SMOL_TOKENS, needs_transformers, tokenizer
+from tiny_vlms import (
+    CHATML_TOKENS,
+    LLAVA_TOKENS,
+    QWEN_TOKENS,
+    SMOL_TOKENS,
+    needs_transformers,
+    tokenizer,
+)
 
 from vidllm.budget import PROFILES, plan_budget
 from vidllm.models.base import PreparedVideo
@@ -27,8 +34,12 @@ pytestmark = needs_transformers
 def released(name: str):
     """(model_type, processor with the released settings, the config fields that matter)."""
     import transformers as T
-    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import (
+        Qwen2VLImageProcessor,
+    )
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import (
+        Qwen2VLVideoProcessor,
+    )
 
     if name in ("qwen2-vl", "qwen2.5-vl"):
         proc = (T.Qwen2VLProcessor if name == "qwen2-vl" else T.Qwen2_5_VLProcessor)(
@@ -36,15 +47,21 @@ def released(name: str):
             video_processor=Qwen2VLVideoProcessor())
         return name.replace("-", "_").replace(".", "_"), proc, {}
     if name == "qwen3-vl":
-        from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+        from transformers.models.qwen3_vl.video_processing_qwen3_vl import (
+            Qwen3VLVideoProcessor,
+        )
 
         proc = T.Qwen3VLProcessor(image_processor=Qwen2VLImageProcessor(patch_size=16),
                                   tokenizer=tokenizer(QWEN_TOKENS), video_processor=Qwen3VLVideoProcessor(
                                       size={"shortest_edge": 4096, "longest_edge": 25165824}))
         return "qwen3_vl", proc, {}
     if name.startswith("smolvlm2"):
-        from transformers.models.smolvlm.image_processing_smolvlm import SmolVLMImageProcessor
-        from transformers.models.smolvlm.video_processing_smolvlm import SmolVLMVideoProcessor
+        from transformers.models.smolvlm.image_processing_smolvlm import (
+            SmolVLMImageProcessor,
+        )
+        from transformers.models.smolvlm.video_processing_smolvlm import (
+            SmolVLMVideoProcessor,
+        )
 
         side, seq, patch = (384, 81, 14) if name.endswith("2.2b") else (512, 64, 16)
         tok = tokenizer(SMOL_TOKENS, extra_special_tokens={"fake_image_token": "<fake_token_around_image>",
@@ -54,8 +71,12 @@ def released(name: str):
                                   video_processor=SmolVLMVideoProcessor(num_frames=64, **sizes), image_seq_len=seq)
         return "smolvlm", proc, {"vision_config": {"patch_size": patch, "image_size": side}}
     if name in ("llava-onevision", "llava-video"):
-        from transformers.models.llava_onevision.image_processing_llava_onevision import LlavaOnevisionImageProcessor
-        from transformers.models.llava_onevision.video_processing_llava_onevision import LlavaOnevisionVideoProcessor
+        from transformers.models.llava_onevision.image_processing_llava_onevision import (
+            LlavaOnevisionImageProcessor,
+        )
+        from transformers.models.llava_onevision.video_processing_llava_onevision import (
+            LlavaOnevisionVideoProcessor,
+        )
 
         proc = T.LlavaOnevisionProcessor(image_processor=LlavaOnevisionImageProcessor(), tokenizer=tokenizer(CHATML_TOKENS),
                                          video_processor=LlavaOnevisionVideoProcessor(), num_image_tokens=729,
@@ -66,14 +87,22 @@ def released(name: str):
     common = dict(tokenizer=tokenizer(LLAVA_TOKENS), patch_size=14, vision_feature_select_strategy="default",
                   num_additional_image_tokens=1)
     if name == "llava-next-video":
-        from transformers.models.llava_next.image_processing_llava_next import LlavaNextImageProcessor
-        from transformers.models.llava_next_video.video_processing_llava_next_video import LlavaNextVideoVideoProcessor
+        from transformers.models.llava_next.image_processing_llava_next import (
+            LlavaNextImageProcessor,
+        )
+        from transformers.models.llava_next_video.video_processing_llava_next_video import (
+            LlavaNextVideoVideoProcessor,
+        )
 
         proc = T.LlavaNextVideoProcessor(video_processor=LlavaNextVideoVideoProcessor(**sizes),
                                          image_processor=LlavaNextImageProcessor(**sizes), **common)
         return "llava_next_video", proc, {}
-    from transformers.models.video_llava.image_processing_video_llava import VideoLlavaImageProcessor
-    from transformers.models.video_llava.video_processing_video_llava import VideoLlavaVideoProcessor
+    from transformers.models.video_llava.image_processing_video_llava import (
+        VideoLlavaImageProcessor,
+    )
+    from transformers.models.video_llava.video_processing_video_llava import (
+        VideoLlavaVideoProcessor,
+    )
 
     proc = T.VideoLlavaProcessor(image_processor=VideoLlavaImageProcessor(**sizes),
                                  video_processor=VideoLlavaVideoProcessor(**sizes), **common)

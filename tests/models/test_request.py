@@ -29,7 +29,7 @@ def test_turn_content_accepts_strings_and_parts():
     turn = Turn("user", ("Look:", Image(np.zeros((4, 4, 3), np.uint8)), Video("a.mp4")))
     assert [p.kind for p in turn.content] == ["text", "image", "video"]
     assert Turn("assistant", "Sure.").content == (Text("Sure."),)
-    assert Video("a.mp4").spec == SamplingSpec()  # 8 frames, uniform, exact
+    assert Video("a.mp4").spec == SamplingSpec(fps=1.0, max_frames=32)  # the named default
 
 
 def test_chat_messages_with_qwen_style_video_fields():

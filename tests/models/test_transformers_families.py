@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from tiny_vlms import FAMILIES, needs_transformers
 
-from vidllm.models import ContextOverflowError, Generation, Request, Text, Turn, UnsupportedInputError, Video
+from vidllm.errors import ContextOverflowError, UnsupportedInputError
+from vidllm.models import Generation, Request, Text, Turn, Video
 from vidllm.video.spec import SamplingSpec
 
 pytestmark = needs_transformers

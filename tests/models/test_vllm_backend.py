@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from tiny_vlms import FAMILIES, needs_transformers
 
-from vidllm.errors import MissingDependencyError
-from vidllm.models import NoGPUError, Request, load_model
+from vidllm.errors import MissingDependencyError, NoGPUError
+from vidllm.models import Request, load_model
 from vidllm.models.vllm_backend import VLLMOptions, VLLMRequests
 from vidllm.video.spec import SamplingSpec
 

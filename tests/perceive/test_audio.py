@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidllm.errors import SpecError, VideoError
-from vidllm.video.audio import NoAudioError, extract_audio
+from vidllm.errors import NoAudioError, SpecError, VideoError
+from vidllm.video.audio import extract_audio
 from vidllm.video.samples import sample_path
 from vidllm.video.synthetic import make_clip
 

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from vidllm.errors import MissingDependencyError, RegistryError
 from vidllm import weights
+from vidllm.errors import MissingDependencyError, RegistryError
 
 
 def sha256(path) -> str:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from vidllm.eval.timeparse import find_point, find_spans
 from vidllm.eval.types import EvalSample, Parsed
 from vidllm.tasks.choices import clean_reply, read_letter  # noqa: F401  (the one letter reader, re-exported)
+from vidllm.timeparse import find_point, find_spans
 
 # --------------------------------------------------------------------------------------------
 # robust

@@ -25,8 +25,8 @@ import hashlib
 import time
 from collections.abc import Callable
 
+from vidllm.errors import ModelBackendUnavailableError
 from vidllm.eval import simulate
-from vidllm.eval.errors import ModelBackendUnavailableError
 from vidllm.eval.types import EvalSample, Prediction
 
 SCHEMES = ("oracle", "first", "hash", "echo", "fixed", "sleep")

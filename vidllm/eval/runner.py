@@ -53,7 +53,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Protocol
 
-from vidllm.errors import SpecError, VideoError
+from vidllm.errors import SpecError, VideoError, VidllmError
 from vidllm.eval.store import RunStore
 from vidllm.eval.types import EvalSample, Prediction
 
@@ -75,14 +75,14 @@ def spec_for(sample: EvalSample, **overrides):
     """The ``SamplingSpec`` of a sample: the benchmark's sampling, restricted to ``time_range``."""
     from vidllm.video.spec import SamplingSpec
 
-    fields = {**dict(sample.sampling), **overrides}
+    fields = dict(sample.sampling)
     if sample.time_range is not None:
         fields.setdefault("start", sample.time_range[0])
         fields.setdefault("end", sample.time_range[1])
     try:
-        return SamplingSpec(**fields)
-    except TypeError as exc:
-        raise SpecError(f"{sample.benchmark}/{sample.doc_id}: bad sampling fields {fields}: {exc}") from None
+        return SamplingSpec.from_fields(fields, **overrides)
+    except VidllmError as exc:
+        raise SpecError(f"{sample.benchmark}/{sample.doc_id}: {exc}") from None
 
 
 def frames_for(sample: EvalSample, **overrides):

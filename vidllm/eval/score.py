@@ -31,9 +31,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from vidllm.errors import PredictionFormatError
 from vidllm.eval.benchmarks import BENCHMARKS, Benchmark
 from vidllm.eval.benchmarks.base import official_gt, read_json_lenient
-from vidllm.eval.errors import PredictionFormatError
 from vidllm.eval.types import EvalSample, LoadReport, Prediction
 
 

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from vidllm.eval.errors import RunMismatchError
+from vidllm.errors import RunMismatchError
 from vidllm.eval.judge import JudgeCall
 from vidllm.eval.types import Prediction
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidllm.eval.errors import BenchmarkDataError
+from vidllm.errors import BenchmarkDataError
 
 #: What kind of answer a sample expects; parsers and metrics dispatch on it.
 KINDS = (

@@ -14,23 +14,36 @@ llama_cpp) load only when that backend is chosen.
 
 from __future__ import annotations
 
-from vidllm.models.base import (
-    Backend,
+from vidllm.errors import (
     BackendError,
     BackendOptionError,
-    BackendOptions,
     ContextOverflowError,
     ModelNotFoundError,
     ModelURIError,
     NoGPUError,
+    ServerError,
+    ServerTimeoutError,
+    ServerUnreachableError,
+    UnsupportedInputError,
+)
+from vidllm.models.base import (
+    Backend,
+    BackendOptions,
     Output,
     PreparedRequest,
     PreparedVideo,
-    UnsupportedInputError,
 )
-from vidllm.models.openai_backend import ServerError, ServerTimeoutError, ServerUnreachableError
 from vidllm.models.registry import BACKENDS, available_backends, load_model, parse_uri
-from vidllm.models.request import Generation, Image, Request, Response, Text, Turn, Usage, Video
+from vidllm.models.request import (
+    Generation,
+    Image,
+    Request,
+    Response,
+    Text,
+    Turn,
+    Usage,
+    Video,
+)
 
 __all__ = [
     "BACKENDS",

@@ -24,6 +24,7 @@ import importlib.util
 import logging
 import os
 import platform
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,16 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vidllm.budget import BudgetPlan, ModelProfile, plan_budget
-from vidllm.errors import MissingDependencyError, SpecError, VidllmError
+from vidllm.errors import (
+    BackendError,
+    BackendOptionError,
+    MissingDependencyError,
+    NoGPUError,
+    OptionError,
+    SpecError,
+    UnsupportedInputError,
+    VidllmError,
+)
 from vidllm.models.request import Request, Response, Usage, Video
 from vidllm.video.frames import Frames
 from vidllm.video.spec import SamplingSpec
@@ -45,35 +55,18 @@ log = logging.getLogger(__name__)
 TEXT_RESERVE = 512
 
 
-# -- errors (subclasses of vidllm.errors, so the CLI prints them as one line) -------------------
 
 
-class ModelURIError(VidllmError, ValueError):
-    """A model URI that cannot be parsed; the message lists the accepted forms."""
 
 
-class ModelNotFoundError(VidllmError, FileNotFoundError):
-    """The model a URI names does not exist (no such folder or file, not on the hub)."""
 
 
-class BackendOptionError(VidllmError, ValueError):
-    """An option the backend does not have, or a value out of bounds."""
 
 
-class BackendError(VidllmError, RuntimeError):
-    """The backend failed while loading or generating."""
 
 
-class UnsupportedInputError(VidllmError, ValueError):
-    """The request holds something this backend or model cannot read (a video for a text LLM)."""
 
 
-class ContextOverflowError(SpecError):
-    """The prompt does not fit the model's context."""
-
-
-class NoGPUError(BackendError):
-    """The backend needs a CUDA GPU and none is visible."""
 
 
 # -- options -------------------------------------------------------------------------------------
@@ -175,13 +168,39 @@ class Backend(abc.ABC):
     Options: ClassVar[type[BackendOptions]] = BackendOptions
     version_packages: ClassVar[tuple[str, ...]] = ()
 
+    #: SamplingSpec fields this backend honours (None: all of them); a request that sets
+    #: another field explicitly is refused rather than silently ignored (``check_sampling``)
+    sampling_fields: ClassVar[frozenset[str] | None] = None
+
     profile: ModelProfile | None = None
 
     def __init__(self, target: str = "", **options):
         self.target = target
         self.options = self.parse_options(options)
         self.check_available()
+        self._slots = threading.BoundedSemaphore(self.concurrency)
         self.load()
+
+    @property
+    def concurrency(self) -> int:
+        """Requests this backend may run at once from different threads: 1 for a model held
+        in this process (one context), more for a remote server. ``generate`` enforces it."""
+        return 1
+
+    @classmethod
+    def check_sampling(cls, fields) -> None:
+        """Refuse sampling fields this backend cannot honour, with the reason."""
+        if cls.sampling_fields is None:
+            return
+        refused = sorted(set(fields) - cls.sampling_fields)
+        if refused:
+            allowed = ", ".join(sorted(cls.sampling_fields)) or "none"
+            raise OptionError(
+                f"the {cls.scheme} model cannot honour sampling setting(s) {', '.join(refused)}: "
+                f"{cls.sampling_note or 'it chooses its own frames'} (it honours: {allowed})")
+
+    #: why ``sampling_fields`` is limited, for the refusal message
+    sampling_note: ClassVar[str] = ""
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -256,9 +275,10 @@ class Backend(abc.ABC):
         for start in range(0, len(requests), size):
             chunk = requests[start : start + size]
             prepared = [self.prepare(r) for r in chunk]
-            began = time.perf_counter()
-            outputs = self._generate(prepared)
-            elapsed = time.perf_counter() - began
+            with self._slots:  # at most ``concurrency`` generations at once
+                began = time.perf_counter()
+                outputs = self._generate(prepared)
+                elapsed = time.perf_counter() - began
             if len(outputs) != len(prepared):
                 raise BackendError(f"{self.scheme}: {len(outputs)} outputs for {len(prepared)} requests")
             responses.extend(self._response(p, o, elapsed, len(chunk)) for p, o in zip(prepared, outputs))

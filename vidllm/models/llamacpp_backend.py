@@ -22,16 +22,18 @@ from pathlib import Path
 
 from pydantic import Field
 
-from vidllm.errors import MissingDependencyError
-from vidllm.models.base import (
-    Backend,
+from vidllm.errors import (
     BackendError,
-    BackendOptions,
+    MissingDependencyError,
     ModelNotFoundError,
     ModelURIError,
+    UnsupportedInputError,
+)
+from vidllm.models.base import (
+    Backend,
+    BackendOptions,
     Output,
     PreparedRequest,
-    UnsupportedInputError,
     sha256_text,
 )
 

@@ -23,6 +23,7 @@ import mimetypes
 import os
 import random
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,12 +34,17 @@ from typing import Literal
 from pydantic import Field
 
 from vidllm.budget import PROFILES
-from vidllm.models.base import (
-    Backend,
+from vidllm.errors import (
     BackendError,
     BackendOptionError,
-    BackendOptions,
     ModelURIError,
+    ServerError,
+    ServerTimeoutError,
+    ServerUnreachableError,
+)
+from vidllm.models.base import (
+    Backend,
+    BackendOptions,
     Output,
     PreparedRequest,
     conversation_parts,
@@ -50,20 +56,10 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
-class ServerError(BackendError):
-    """The server answered with an error, or not at all; ``status`` is the HTTP code if any."""
-
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.status = status
 
 
-class ServerTimeoutError(ServerError, TimeoutError):
-    pass
 
 
-class ServerUnreachableError(ServerError, ConnectionError):
-    pass
 
 
 class OpenAIOptions(BackendOptions):
@@ -105,6 +101,12 @@ class OpenAIBackend(Backend):
                                          f"(known: {', '.join(PROFILES)})")
             self.profile = PROFILES[self.options.profile]
         self.model = model or self._only_model()
+        # every request of this backend, whichever thread or generate() call sent it
+        self._in_flight = threading.BoundedSemaphore(self.options.max_concurrency)
+
+    @property
+    def concurrency(self) -> int:
+        return self.options.max_concurrency
 
     def describe(self) -> dict:
         return {"base_url": self.base_url, "served_model": self.model, "video_mode": self.options.video_mode,
@@ -188,7 +190,8 @@ class OpenAIBackend(Backend):
         began = time.perf_counter()
         body = self.body(prepared)
         encode_s = time.perf_counter() - began
-        answer = self.post("/chat/completions", body)
+        with self._in_flight:
+            answer = self.post("/chat/completions", body)
         try:
             choice = answer["choices"][0]
             text = choice["message"].get("content") or ""

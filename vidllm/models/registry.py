@@ -24,8 +24,8 @@ import importlib.metadata
 import logging
 from functools import lru_cache
 
-from vidllm.errors import RegistryError, VidllmError
-from vidllm.models.base import Backend, ModelURIError
+from vidllm.errors import ModelURIError, RegistryError, VidllmError
+from vidllm.models.base import Backend
 from vidllm.registry import Registry
 
 log = logging.getLogger(__name__)

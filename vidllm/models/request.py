@@ -233,8 +233,8 @@ def _from_item(item) -> Part:
     if kind == "image":
         return Image(item.get("image") or item.get("url") or item.get("path"))
     if kind == "video":
-        fields = set(SamplingSpec.__dataclass_fields__)
-        spec = SamplingSpec(**{k: v for k, v in item.items() if k in fields})
+        fields = set(SamplingSpec.field_names())
+        spec = SamplingSpec.from_fields({k: v for k, v in item.items() if k in fields})
         return Video(item.get("video") or item.get("url") or item.get("path"), spec, budget=item.get("budget"))
     raise SpecError(f"unknown content type {kind!r} (use text, image or video)")
 

@@ -28,7 +28,8 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from vidllm.models.base import Backend, BackendOptions, Output, PreparedRequest, UnsupportedInputError
+from vidllm.errors import UnsupportedInputError
+from vidllm.models.base import Backend, BackendOptions, Output, PreparedRequest
 from vidllm.models.request import Generation, Request, Text, Turn
 from vidllm.perceive.analyze import DEFAULT_TOOLS, analyze, make_tools
 from vidllm.perceive.text_embed import default_embedder

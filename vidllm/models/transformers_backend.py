@@ -22,17 +22,19 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from vidllm.models.base import (
-    Backend,
+from vidllm.errors import (
     BackendError,
-    BackendOptions,
     ContextOverflowError,
     ModelNotFoundError,
     ModelURIError,
+    UnsupportedInputError,
+)
+from vidllm.models.base import (
+    Backend,
+    BackendOptions,
     Output,
     PreparedRequest,
     PreparedVideo,
-    UnsupportedInputError,
     conversation_parts,
     has_cuda,
     sha256_text,

@@ -26,7 +26,11 @@ from typing import Literal
 from pydantic import Field
 
 from vidllm.models.base import Backend, BackendOptions, Output, PreparedRequest
-from vidllm.models.transformers_backend import HFPrompt, load_config_and_processor, resolve_target
+from vidllm.models.transformers_backend import (
+    HFPrompt,
+    load_config_and_processor,
+    resolve_target,
+)
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from vidllm.db import cache_dir
-from vidllm.errors import SpecError
+from vidllm.errors import RequestError
 from vidllm.models.request import Generation, Image, Request, Text, Turn, Video
 from vidllm.video.spec import SamplingSpec
-
-
-class RequestError(SpecError):
-    """A request the server cannot take (HTTP 400)."""
 
 
 def _data_url_bytes(url: str) -> tuple[str, bytes]:
@@ -82,8 +78,8 @@ def _part(item, allow_local_files: bool):
         return _image((item.get("image_url") or {}).get("url", ""))
     if kind in ("video_url", "video"):
         url = (item.get("video_url") or {}).get("url", "") if kind == "video_url" else item.get("video", "")
-        fields = {k: v for k, v in item.items() if k in SamplingSpec.__dataclass_fields__}
-        return Video(_video_file(url, allow_local_files), SamplingSpec(**fields) if fields else SamplingSpec(fps=1.0, max_frames=32))
+        fields = {k: v for k, v in item.items() if k in SamplingSpec.field_names()}
+        return Video(_video_file(url, allow_local_files), SamplingSpec.from_fields(fields))
     raise RequestError(f"unknown content part type {kind!r} (text, image_url, video_url or video)")
 
 

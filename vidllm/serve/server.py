@@ -12,8 +12,8 @@ import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from vidllm.errors import VidllmError
-from vidllm.serve.openai_api import RequestError, to_completion, to_request
+from vidllm.errors import RequestError, VidllmError
+from vidllm.serve.openai_api import to_completion, to_request
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ def ask_with_backend(model: str, video, question: str, options: list[tuple[str, 
                      spec: SamplingSpec | None = None, model_options: dict | None = None,
                      max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
                      budget: int | None = None) -> Answer:
-    from vidllm.eval.timeparse import find_spans
     from vidllm.models.request import Request
+    from vidllm.timeparse import find_spans
 
     backend = _model(model, json.dumps(model_options or {}, sort_keys=True))
     request = Request.ask(str(video), question, spec=spec or DEFAULT_SPEC,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from vidllm.errors import SpecError, VideoError
+from vidllm.errors import NoAudioError, SpecError
 from vidllm.video.probe import open_container
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 
 
-class NoAudioError(VideoError, LookupError):
-    """The file holds no audio stream (or none with the index asked for)."""
 
 
 @dataclass(frozen=True, eq=False)

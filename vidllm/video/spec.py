@@ -6,6 +6,15 @@ real frames satisfy them is decided against the stream's packet index (see ``pla
 >>> spec = SamplingSpec(fps=2.0, max_frames=4)
 >>> spec.target_times(0.0, 10.0)
 array([1.25, 3.75, 6.25, 8.75])
+
+A spec that names no strategy takes the project's default, 1 frame per second and at most 32
+frames (``DEFAULT_FPS``, ``DEFAULT_MAX_FRAMES``); loose values from a command line, a request
+body or a benchmark's settings become a spec through ``SamplingSpec.from_fields``:
+
+>>> SamplingSpec().strategy, SamplingSpec().max_frames
+('fps', 32)
+>>> SamplingSpec.from_fields({"nframes": 4, "fps": None, "max_pixels": 50176}).to_dict()
+{'nframes': 4, 'start': 0.0, 'mode': 'exact', 'max_pixels': 50176, 'size_factor': 1}
 """
 
 from __future__ import annotations
@@ -16,9 +25,12 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from vidllm.errors import SpecError
+from vidllm.errors import OptionError, SpecError
 
 MODES = ("exact", "fast")
+# The project's one default sampling, used wherever a spec names no strategy.
+DEFAULT_FPS = 1.0
+DEFAULT_MAX_FRAMES = 32
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,9 @@ class SamplingSpec:
             if on
         ]
         if not chosen:
-            object.__setattr__(self, "nframes", 8)
+            object.__setattr__(self, "fps", DEFAULT_FPS)
+            if self.max_frames is None:
+                object.__setattr__(self, "max_frames", max(DEFAULT_MAX_FRAMES, self.min_frames or 0))
         elif len(chosen) > 1:
             raise SpecError(f"choose one sampling strategy, got {' and '.join(chosen)}")
         if self.nframes is not None and self.nframes < 1:
@@ -89,6 +103,43 @@ class SamplingSpec:
                 raise SpecError(f"{name} must be at least size_factor^2 = {self.size_factor**2}, got {value}")
         if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
             raise SpecError(f"min_pixels {self.min_pixels} > max_pixels {self.max_pixels}")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(cls.__dataclass_fields__)
+
+    @classmethod
+    def from_fields(cls, fields: dict | None = None, **more) -> "SamplingSpec":
+        """The one way to build a spec from loose values: ``None`` means "not given" (so the
+        defaults apply); an unknown name is refused with the list of allowed ones.
+
+        Where both a frame count and a rate are given, the later source wins: ``more``
+        overrides ``fields``, and naming ``nframes`` there drops an ``fps`` from ``fields``
+        (a benchmark's 1 fps overridden by ``--nframes 8``)."""
+        given = {k: v for k, v in (fields or {}).items() if v is not None and v is not False}
+        override = {k: v for k, v in more.items() if v is not None and v is not False}
+        strategies = ("nframes", "fps", "keyframes", "scene_threshold")
+        if any(k in override for k in strategies):
+            given = {k: v for k, v in given.items() if k not in strategies}
+        given.update(override)
+        unknown = sorted(set(given) - set(cls.field_names()))
+        if unknown:
+            raise OptionError(f"unknown sampling field(s) {', '.join(unknown)} "
+                              f"(allowed: {', '.join(cls.field_names())})")
+        for name in ("nframes", "min_frames", "max_frames", "min_pixels", "max_pixels", "size_factor"):
+            value = given.get(name)
+            if value is not None and not (isinstance(value, int) and not isinstance(value, bool)):
+                if isinstance(value, float) and value.is_integer():
+                    given[name] = int(value)
+                else:
+                    raise SpecError(f"{name} must be a whole number, got {value!r}")
+        for name in ("fps", "start", "end", "tolerance", "scene_threshold"):
+            value = given.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise SpecError(f"{name} must be a number, got {value!r}")
+        if "mode" in given and not isinstance(given["mode"], str):
+            raise SpecError(f"mode must be one of {', '.join(MODES)}, got {given['mode']!r}")
+        return cls(**given)
 
     @property
     def strategy(self) -> str:

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from vidllm.errors import BenchmarkDataError, MissingVideosError
 from vidllm.eval import parsers
-from vidllm.eval.errors import BenchmarkDataError, MissingVideosError
 from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.metrics import accuracy_table, iou, recall_at
 from vidllm.eval.types import EvalSample, LoadReport, Parsed, Prediction

@@ -25,8 +25,8 @@ import math
 
 import numpy as np
 
-from vidllm.errors import SpecError
 from vidllm import weights
+from vidllm.errors import SpecError
 from vidllm.perceive.base import Observation, PerceptionInput, PerceptionTool
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from vidllm.errors import SpecError
 from vidllm import weights
+from vidllm.errors import SpecError
 from vidllm.perceive.base import Observation, PerceptionInput
 from vidllm.perceive.tools.common import VisualTool, frame_spans, runs, thin
 
