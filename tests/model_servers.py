@@ -41,9 +41,17 @@ class FakeServer:
                 with server.lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                self.counted = True
                 try:
                     self._post()
                 finally:
+                    self._leave()
+
+            def _leave(self):
+                # a request stops counting before its reply is sent: once the client has the
+                # reply it may send the next request, which must not find this one still counted
+                if getattr(self, "counted", False):
+                    self.counted = False
                     with server.lock:
                         server.in_flight -= 1
 
@@ -55,6 +63,7 @@ class FakeServer:
                     action = server.script.pop(0) if server.script else "ok"
                 time.sleep(server.delay)
                 if action == "drop":
+                    self._leave()
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
@@ -73,6 +82,7 @@ class FakeServer:
                 })
 
             def _reply(self, code, payload):
+                self._leave()
                 data = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
                 try:
                     self.send_response(code)

@@ -62,7 +62,9 @@ def test_plans_stay_in_budget_and_the_sampler_agrees(name):
             # the sampler resizes to exactly the planned size, a multiple of patch x merge
             assert out == (plan.width, plan.height)
             assert plan.width % profile.size_factor == 0 and plan.height % profile.size_factor == 0
-            assert plan.width * plan.height <= (spec.max_pixels or profile.max_pixels) or plan.spec.min_pixels
+            # within the pixel budget, unless a minimum asks for more (then no more than it rounds to)
+            floor = plan.spec.min_pixels or 0
+            assert plan.width * plan.height <= max(spec.max_pixels or profile.max_pixels, floor + 2 * profile.size_factor * max(w, h))
         else:
             assert (plan.width, plan.height) == (profile.frame_size, profile.frame_size)
             assert min(out) >= min(profile.frame_size, w, h) - 1  # never smaller than the processor's input

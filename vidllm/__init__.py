@@ -11,11 +11,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 
-def ask(video, question: str, *, options: list[str] | None = None, model: str = "timeline", **settings):
-    """Ask ``video`` a question; returns an ``Answer`` (see ``vidllm.tasks.ask``)."""
+def ask(video, question: str, **settings):
+    """Ask ``video`` a question; returns an ``Answer``. The model is ``settings["model"]``, else
+    ``$VIDLLM_MODEL``, else the embedded default (see ``vidllm.tasks.ask.ask`` for the rest)."""
     from vidllm.tasks.ask import ask as _ask
 
-    return _ask(video, question, options=options, model=model, **settings)
+    return _ask(video, question, **settings)
 
 
 def sample(video, spec=None, **spec_fields):
@@ -23,7 +24,7 @@ def sample(video, spec=None, **spec_fields):
     from vidllm.video.sample import sample_frames
     from vidllm.video.spec import SamplingSpec
 
-    return sample_frames(video, spec or SamplingSpec(**spec_fields))
+    return sample_frames(video, spec or SamplingSpec.from_fields(spec_fields))
 
 
 def probe(video):

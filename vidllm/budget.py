@@ -25,6 +25,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from vidllm.errors import SpecError
+from vidllm.registry import Registry
 from vidllm.video.resize import fit_size
 from vidllm.video.spec import SamplingSpec
 
@@ -89,33 +90,32 @@ def _qwen(name: str, patch: int, context: int) -> ModelProfile:
                         context_tokens=context)
 
 
-PROFILES: dict[str, ModelProfile] = {
-    p.name: p
-    for p in [
-        # Released checkpoints' text configs: Qwen2-VL 32768, Qwen2.5-VL 128000, Qwen3-VL 262144.
-        _qwen("qwen2-vl", 14, 32768),
-        _qwen("qwen2.5-vl", 14, 128000),
-        _qwen("qwen3-vl", 16, 262144),
-        # SmolVLM2-256M/500M: 512 px frames, 16 px patches, pixel shuffle 4 -> (32/4)^2 = 64.
-        ModelProfile("smolvlm2", patch_size=16, tokens_per_frame=64, frame_size=512, max_frames=64,
-                     context_tokens=8192),
-        # SmolVLM2-2.2B: 384 px, 14 px patches, shuffle 3 -> (27/3)^2 = 81.
-        ModelProfile("smolvlm2-2.2b", patch_size=14, tokens_per_frame=81, frame_size=384, max_frames=64,
-                     context_tokens=8192),
-        # SigLIP 384/14 = 27x27 patches, bilinear-pooled to ceil(27/2)^2 = 196 a frame, + 1 newline.
-        ModelProfile("llava-onevision", patch_size=14, tokens_per_frame=196, extra_tokens=1, frame_size=384,
-                     max_frames=32, context_tokens=32768),
-        # LLaVA-Video-7B-Qwen2: the OneVision architecture, trained on up to 64 frames.
-        ModelProfile("llava-video", patch_size=14, tokens_per_frame=196, extra_tokens=1, frame_size=384,
-                     max_frames=64, context_tokens=32768),
-        # CLIP-L/14 at 336 (24x24 = 576 patches, CLS dropped), average-pooled by 2 -> 144 a frame.
-        ModelProfile("llava-next-video", patch_size=14, tokens_per_frame=144, frame_size=336, max_frames=32,
-                     context_tokens=4096),
-        # LanguageBind video tower, CLIP-L/14 at 224: 16x16 = 256 patches + CLS = 257 a frame, 8 frames.
-        ModelProfile("video-llava", patch_size=14, tokens_per_frame=257, frame_size=224, max_frames=8,
-                     context_tokens=4096),
-    ]
-}
+PROFILES: Registry[ModelProfile] = Registry("model profile", ModelProfile)
+for _profile in [
+    # Released checkpoints' text configs: Qwen2-VL 32768, Qwen2.5-VL 128000, Qwen3-VL 262144.
+    _qwen("qwen2-vl", 14, 32768),
+    _qwen("qwen2.5-vl", 14, 128000),
+    _qwen("qwen3-vl", 16, 262144),
+    # SmolVLM2-256M/500M: 512 px frames, 16 px patches, pixel shuffle 4 -> (32/4)^2 = 64.
+    ModelProfile("smolvlm2", patch_size=16, tokens_per_frame=64, frame_size=512, max_frames=64,
+                 context_tokens=8192),
+    # SmolVLM2-2.2B: 384 px, 14 px patches, shuffle 3 -> (27/3)^2 = 81.
+    ModelProfile("smolvlm2-2.2b", patch_size=14, tokens_per_frame=81, frame_size=384, max_frames=64,
+                 context_tokens=8192),
+    # SigLIP 384/14 = 27x27 patches, bilinear-pooled to ceil(27/2)^2 = 196 a frame, + 1 newline.
+    ModelProfile("llava-onevision", patch_size=14, tokens_per_frame=196, extra_tokens=1, frame_size=384,
+                 max_frames=32, context_tokens=32768),
+    # LLaVA-Video-7B-Qwen2: the OneVision architecture, trained on up to 64 frames.
+    ModelProfile("llava-video", patch_size=14, tokens_per_frame=196, extra_tokens=1, frame_size=384,
+                 max_frames=64, context_tokens=32768),
+    # CLIP-L/14 at 336 (24x24 = 576 patches, CLS dropped), average-pooled by 2 -> 144 a frame.
+    ModelProfile("llava-next-video", patch_size=14, tokens_per_frame=144, frame_size=336, max_frames=32,
+                 context_tokens=4096),
+    # LanguageBind video tower, CLIP-L/14 at 224: 16x16 = 256 patches + CLS = 257 a frame, 8 frames.
+    ModelProfile("video-llava", patch_size=14, tokens_per_frame=257, frame_size=224, max_frames=8,
+                 context_tokens=4096),
+]:
+    PROFILES.register(_profile.name, _profile)
 
 
 @dataclass(frozen=True)

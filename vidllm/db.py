@@ -1,14 +1,46 @@
-"""The SQLite file under the cache directory, with append-only migrations.
+"""vidllm's SQLite files and their append-only, named migrations.
 
-Every table vidllm keeps (file hashes, perception timelines, ...) is created by a migration
-listed here; a migration is never edited once released, only new ones appended.
+The cache directory holds ``vidllm.sqlite``; every table in it (file hashes, perception tool runs
+and their observations) is created by a migration in ``CACHE_MIGRATIONS`` below, one ordered list
+in this one module, so what a file holds never depends on which modules were imported. Other
+files keep their own list beside the code that uses them (the evaluation run store:
+``vidllm.eval.store.MIGRATIONS``) and go through the same ``migrate``.
+
+Rules for a migration list: a migration is a name and either SQL or a function of the
+connection; a released migration is never edited, renamed or moved, only new ones appended.
+``migrate`` records each applied migration by name in ``_vidllm_migrations`` and applies each in
+its own ``BEGIN IMMEDIATE`` transaction, checking again inside it, so any number of processes may
+open (and migrate) the same file at once.
+
+>>> import os, tempfile
+>>> conn = connect(os.path.join(tempfile.mkdtemp(), "example.sqlite"))
+>>> applied_migrations(conn) == [m.name for m in CACHE_MIGRATIONS]
+True
+>>> more = [*CACHE_MIGRATIONS, Migration("m999_notes", "CREATE TABLE notes (text TEXT)")]
+>>> migrate(conn, more)
+['m999_notes']
+>>> migrate(conn, more)  # a second run finds nothing to do
+[]
+
+A file written before migrations had names (the cache's ``_migrations`` table of integers, the
+run store's ``PRAGMA user_version``) is recognised by having tables but no ``_vidllm_migrations``:
+each migration whose tables and indexes already exist there is recorded as applied (marked
+``adopted``) instead of being run again, and its rows are kept.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+FILENAME = "vidllm.sqlite"
+TABLE = "_vidllm_migrations"
+BUSY_TIMEOUT_S = 30.0
 
 
 def cache_dir() -> Path:
@@ -22,33 +54,185 @@ def cache_dir() -> Path:
     return path
 
 
-MIGRATIONS: list[str] = [
+@dataclass(frozen=True)
+class Migration:
+    """One schema change: ``apply`` is SQL (one or more statements) or ``f(connection)``.
+
+    It runs inside a transaction that ``migrate`` opens and commits, so a function must not
+    commit, and SQL must not hold ``BEGIN``/``COMMIT``.
     """
+
+    name: str
+    apply: str | Callable[[sqlite3.Connection], None]
+
+    def run(self, conn: sqlite3.Connection) -> None:
+        if callable(self.apply):
+            self.apply(conn)
+            return
+        for statement in split_sql(self.apply):
+            conn.execute(statement)
+
+
+def split_sql(script: str) -> list[str]:
+    """The statements of ``script`` (semicolons inside strings or trigger bodies kept).
+
+    >>> split_sql("CREATE TABLE a (x); CREATE TABLE b (y TEXT DEFAULT ';');")
+    ['CREATE TABLE a (x);', "CREATE TABLE b (y TEXT DEFAULT ';');"]
+    """
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \t\r\n;"):
+        statements.append(pending.strip().rstrip(";"))
+    return statements
+
+
+# The cache database, vidllm.sqlite. Append only. The first four are the tables the previous layout
+# created by import order (its _migrations ids 0-3); their SQL is kept as it was.
+CACHE_MIGRATIONS: tuple[Migration, ...] = (
+    # vidllm.video.cache.content_hash: a file's hash, memoised by path, size, mtime and inode.
+    Migration("m001_file_hashes", """
     CREATE TABLE file_hashes (
         path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, hash TEXT
     )
-    """,
-]
+    """),
+    # vidllm.perceive.store: one row per finished tool run ...
+    Migration("m002_tool_runs", """
+    CREATE TABLE tool_runs (
+        video_hash TEXT, tool TEXT, config_key TEXT, manifest TEXT, seconds REAL, finished_at REAL,
+        PRIMARY KEY (video_hash, tool, config_key)
+    )
+    """),
+    # ... and its observations.
+    Migration("m003_observations", """
+    CREATE TABLE observations (
+        video_hash TEXT, tool TEXT, config_key TEXT,
+        start REAL, end REAL, kind TEXT, text TEXT, score REAL, payload TEXT
+    )
+    """),
+    Migration("m004_observations_by_run",
+              "CREATE INDEX observations_by_run ON observations (video_hash, tool, config_key)"),
+)
 
 
-def connect(path: str | os.PathLike | None = None) -> sqlite3.Connection:
-    """Open (and migrate) the database; ``path`` defaults to ``vidllm.sqlite`` in the cache."""
-    path = Path(path) if path else cache_dir() / "vidllm.sqlite"
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (id INTEGER PRIMARY KEY)")
-    done = {row[0] for row in db.execute("SELECT id FROM _migrations")}
-    for number, sql in enumerate(MIGRATIONS):
-        if number not in done:
-            with db:
-                db.execute("BEGIN IMMEDIATE")
-                if number not in {r[0] for r in db.execute("SELECT id FROM _migrations")}:
-                    db.execute(sql)
-                    db.execute("INSERT INTO _migrations (id) VALUES (?)", (number,))
-    return db
+def connect(path: str | os.PathLike | None = None,
+            migrations: Sequence[Migration] = CACHE_MIGRATIONS) -> sqlite3.Connection:
+    """Open and migrate a SQLite file: ``path`` defaults to ``vidllm.sqlite`` in the cache
+    directory, ``migrations`` to the cache's. The connection is in autocommit mode
+    (``isolation_level=None``: open transactions with ``transaction``), uses the WAL journal and
+    waits up to 30 s for another writer."""
+    path = Path(path) if path else cache_dir() / FILENAME
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        migrate(conn, migrations)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
-def register_migration(sql: str) -> None:
-    """Let a stage add its tables (call at import time, always in the same order)."""
-    if sql not in MIGRATIONS:
-        MIGRATIONS.append(sql)
+@contextmanager
+def transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception) on an autocommit
+    connection. IMMEDIATE takes the write lock at once, so what is read inside cannot change
+    before the writes."""
+    conn.execute(f"BEGIN {mode}")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in the file, in the order they were applied."""
+    if not _has_table(conn, TABLE):
+        return []
+    return [row[0] for row in conn.execute(f"SELECT name FROM {TABLE} ORDER BY rowid")]
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[str]:
+    """Apply the migrations the file has not recorded, in list order; returns their names.
+
+    Safe against other processes migrating the same file at the same moment: each migration runs
+    in its own ``BEGIN IMMEDIATE`` transaction and is skipped if, once the lock is held, it turns
+    out to be recorded already.
+    """
+    names = [m.name for m in migrations]
+    if len(set(names)) != len(names):
+        raise ValueError(f"migration names must be unique, got {names}")  # a bug in a list, not input
+    recorded = set(applied_migrations(conn))
+    if recorded.issuperset(names):  # the common case: nothing to do, no lock taken
+        return []
+    saved = conn.isolation_level
+    conn.isolation_level = None
+    applied = []
+    try:
+        if not _has_table(conn, TABLE):
+            with transaction(conn):
+                if not _has_table(conn, TABLE):
+                    conn.execute(f"CREATE TABLE {TABLE} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL, "
+                                 "adopted INTEGER NOT NULL DEFAULT 0)")
+                    _adopt(conn, migrations)
+        for migration in migrations:
+            if migration.name in recorded:
+                continue
+            with transaction(conn):
+                if conn.execute(f"SELECT 1 FROM {TABLE} WHERE name=?", (migration.name,)).fetchone():
+                    continue
+                migration.run(conn)
+                _record(conn, migration.name)
+            applied.append(migration.name)
+    finally:
+        conn.isolation_level = saved
+    return applied
+
+
+def schema(conn: sqlite3.Connection) -> set[tuple[str, str, str]]:
+    """The file's tables, indexes, views and triggers as (type, name, SQL with whitespace folded),
+    SQLite's own objects left out: two files with equal ``schema`` have the same layout."""
+    rows = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+    return {(kind, name, " ".join((sql or "").split())) for kind, name, sql in rows}
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
+def _record(conn: sqlite3.Connection, name: str, adopted: bool = False) -> None:
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    conn.execute(f"INSERT INTO {TABLE} (name, applied_at, adopted) VALUES (?, ?, ?)", (name, now, int(adopted)))
+
+
+def _adopt(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> None:
+    """In a file written before migrations had names, record as applied each migration whose
+    tables and indexes all exist already. What a migration creates is found by replaying the
+    list on an empty in-memory database."""
+    existing = {(kind, name) for kind, name, _ in schema(conn)} - {("table", TABLE)}
+    if not existing:
+        return
+    for migration, created in zip(migrations, _footprints(migrations)):
+        if created and created <= existing:
+            _record(conn, migration.name, adopted=True)
+
+
+def _footprints(migrations: Sequence[Migration]) -> list[set[tuple[str, str]]]:
+    """For each migration, the objects it creates (an ALTER creates none, so it is never adopted)."""
+    scratch = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        before, found = set(), []
+        for migration in migrations:
+            with transaction(scratch):
+                migration.run(scratch)
+            after = {(kind, name) for kind, name, _ in schema(scratch)}
+            found.append(after - before)
+            before = after
+        return found
+    finally:
+        scratch.close()

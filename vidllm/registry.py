@@ -1,8 +1,9 @@
-"""One registry type for everything pluggable: backends, perception tools, benchmarks, ...
+"""One registry type for everything pluggable: backends, perception tools, benchmarks, model
+families and their token profiles, baselines, result readers, ...
 
 Entries are lazy ``"module:Object"`` strings so that heavy packages load only when an entry is
-chosen. Every registry checks what it loads against a base class and, on a miss, suggests the
-closest names.
+chosen, or the objects themselves (classes, or instances such as a ``ModelProfile``). Every
+registry checks what it loads against a base class and, on a miss, suggests the closest names.
 
 >>> from vidllm.registry import Registry
 >>> r = Registry("colour", base=object)
@@ -53,6 +54,20 @@ class Registry(Generic[T]):
             module_name, _, attr = target.partition(":")
             target = getattr(importlib.import_module(module_name), attr)
             self._entries[name] = target
-        if isinstance(target, type) and not issubclass(target, self.base):
+        if isinstance(target, type) and not issubclass(target, self.base) or \
+                not isinstance(target, type) and not isinstance(target, self.base):
             raise RegistryError(f"{self.kind} {name!r} is not a {self.base.__name__}")
         return target
+
+    # read like a mapping of name -> entry, so tables can be registries
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
+    def __iter__(self):
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def items(self) -> list[tuple[str, T]]:
+        return [(name, self.get(name)) for name in self.names()]

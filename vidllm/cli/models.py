@@ -1,8 +1,4 @@
-"""``vidllm models``: the model backends, whether each runs here, and what the others lack.
-
-Also ``options_from_pairs``, which turns ``-o key value`` pairs from the command line into the
-keyword options ``load_model`` checks against the backend's declared options.
-"""
+"""``vidllm models``: the model backends, whether each runs here, and what the others lack."""
 
 from __future__ import annotations
 
@@ -11,21 +7,6 @@ import json
 import click
 
 from vidllm.models.registry import FORMS, available_backends
-
-
-def options_from_pairs(pairs) -> dict:
-    """``[("max_concurrency", "8"), ("extra_body", '{"top_k": 5}')]`` -> keyword options.
-
-    Values that read as JSON (numbers, true/false/null, objects, lists) are decoded; anything
-    else stays a string. The backend's pydantic options then check names, types and bounds.
-    """
-    options = {}
-    for key, value in pairs:
-        try:
-            options[key] = json.loads(value)
-        except (TypeError, ValueError):
-            options[key] = value
-    return options
 
 
 @click.command("models")

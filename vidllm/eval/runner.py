@@ -71,6 +71,23 @@ def sample_seed(run_seed: int, doc_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{run_seed}:{doc_id}".encode()).digest()[:4], "big")
 
 
+def merge_sampling(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A benchmark's sampling fields with a run's ``overrides`` on top, as ``SamplingSpec`` reads
+    them (``from_fields``: an override naming a strategy replaces the benchmark's strategy).
+
+    Only the fields either side names are kept, so defaults stay out of manifests and a sample's
+    ``time_range`` still bounds its frames. Bad values raise ``SpecError``/``OptionError``.
+
+    >>> merge_sampling({"fps": 1.0, "max_frames": 128}, {"nframes": 8})
+    {'max_frames': 128, 'nframes': 8}
+    """
+    from vidllm.video.spec import SamplingSpec
+
+    spec = SamplingSpec.from_fields(dict(base), **overrides)
+    named = dict.fromkeys([*base, *overrides])
+    return {k: v for k in named if (v := getattr(spec, k)) is not None and v is not False}
+
+
 def spec_for(sample: EvalSample, **overrides):
     """The ``SamplingSpec`` of a sample: the benchmark's sampling, restricted to ``time_range``."""
     from vidllm.video.spec import SamplingSpec

@@ -13,19 +13,22 @@ scoring.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from vidllm import db
+from vidllm.db import Migration
 from vidllm.errors import RunMismatchError
 from vidllm.eval.judge import JudgeCall
 from vidllm.eval.types import Prediction
 
 FILENAME = "predictions.sqlite"
 
-# Append-only: a new schema change is a new entry; PRAGMA user_version counts those applied.
-MIGRATIONS = (
-    """
+# Append-only, in order: a released migration is never edited, only new ones added at the end
+# (see vidllm.db). m001 is the layout the previous store created under PRAGMA user_version 1; a
+# file from then is recognised by its tables and keeps its rows.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("m001_meta_predictions_judge_calls", """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE predictions (
         doc_id TEXT PRIMARY KEY,
@@ -33,29 +36,26 @@ MIGRATIONS = (
         prediction TEXT NOT NULL
     );
     CREATE TABLE judge_calls (key TEXT PRIMARY KEY, call TEXT NOT NULL);
-    """,
+    """),
 )
 
 
 class RunStore:
-    """Predictions of one run, keyed by ``doc_id``; safe against being killed at any point."""
+    """Predictions of one run, keyed by ``doc_id``; safe against being killed at any point, and
+    against several processes opening the same output folder at once.
+
+    >>> import tempfile
+    >>> with RunStore(tempfile.mkdtemp()) as store:
+    ...     store.check_fingerprint({"bench": "mlvu", "model": "oracle:"})
+    ...     store.done()
+    set()
+    """
 
     def __init__(self, out_dir: str | Path):
         self.path = Path(out_dir) / FILENAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = db.connect(self.path, MIGRATIONS)
         self.db.execute("PRAGMA synchronous=FULL")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-            self.db.execute("BEGIN")
-            for statement in filter(str.strip, sql.split(";")):
-                self.db.execute(statement)
-            self.db.execute(f"PRAGMA user_version = {i}")
-            self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
@@ -69,12 +69,11 @@ class RunStore:
     # ------------------------------------------------------------------ fingerprint
 
     def check_fingerprint(self, fingerprint: Mapping, *, what: str = "run") -> None:
-        """Record ``fingerprint`` on first use; refuse a different one later."""
+        """Record ``fingerprint`` on first use; refuse a different one later (the first of two
+        processes starting at once records it, the other compares against it)."""
         text = json.dumps(fingerprint, sort_keys=True, default=str)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('fingerprint', ?)", (text,))
         row = self.db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-        if row is None:
-            self.db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (text,))
-            return
         if row[0] != text:
             old, new = json.loads(row[0]), json.loads(text)
             changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -102,10 +101,9 @@ class RunStore:
     # ------------------------------------------------------------------ judge calls
 
     def put_judge_calls(self, calls: Iterable[JudgeCall]) -> None:
-        self.db.execute("BEGIN")
-        for call in calls:
-            self.db.execute("INSERT OR IGNORE INTO judge_calls VALUES (?, ?)", (call.key, json.dumps(call.to_dict())))
-        self.db.execute("COMMIT")
+        with db.transaction(self.db):
+            self.db.executemany("INSERT OR IGNORE INTO judge_calls VALUES (?, ?)",
+                                [(call.key, json.dumps(call.to_dict())) for call in calls])
 
     def judge_calls(self) -> dict[str, JudgeCall]:
         return {key: JudgeCall(**json.loads(text)) for key, text in self.db.execute("SELECT key, call FROM judge_calls")}

@@ -424,10 +424,8 @@ def sha256_text(text: str | None) -> str | None:
 
 
 def versions(packages: Iterable[str] = ()) -> dict[str, str]:
-    import vidllm
-
-    out = {"vidllm": vidllm.__version__, "python": platform.python_version()}
-    for name in packages:
+    out = {"python": platform.python_version()}
+    for name in ("vidllm", *packages):
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

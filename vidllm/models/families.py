@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vidllm.budget import PROFILES, ModelProfile
+from vidllm.registry import Registry
 from vidllm.models.base import time_note
 
 log = logging.getLogger(__name__)
@@ -276,13 +277,16 @@ class VideoLlava(CroppedFrameFamily):
         return patches_per_side * patches_per_side + int(processor.num_additional_image_tokens)  # + CLS
 
 
-FAMILIES: tuple[type[Family], ...] = (Qwen2VL, Qwen25VL, Qwen3VL, SmolVLM2, LlavaOneVision, LlavaNextVideo, VideoLlava)
+FAMILIES: Registry[Family] = Registry("model family", Family)
+for _family in (Qwen2VL, Qwen25VL, Qwen3VL, SmolVLM2, LlavaOneVision, LlavaNextVideo, VideoLlava):
+    FAMILIES.register(_family.name, _family)
 
 
 def family_for(model_type: str | None) -> Family:
     """The family of a model, from its config's ``model_type``; ``Family()`` (times in the
-    prompt, counts read from ``input_ids`` only) for models not listed here."""
-    for cls in FAMILIES:
+    prompt, counts read from ``input_ids`` only) for models not listed here. Another package
+    adds a family with ``FAMILIES.register(name, "package.module:FamilyClass")``."""
+    for _, cls in FAMILIES.items():
         if model_type in cls.model_types:
             return cls()
     log.warning("model type %r is not a known video family; frames go through its processor with "
@@ -291,4 +295,4 @@ def family_for(model_type: str | None) -> Family:
 
 
 def family_names() -> list[str]:
-    return [cls.name for cls in FAMILIES]
+    return FAMILIES.names()

@@ -26,6 +26,7 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
+from vidllm.choices import CHOICE_INSTRUCTION
 from vidllm.errors import SpecError
 from vidllm.video.frames import Frames
 from vidllm.video.spec import SamplingSpec
@@ -191,7 +192,7 @@ class Request:
         """
         text = question
         if options:
-            text += "\n" + "\n".join(options) + "\nAnswer with the option's letter."
+            text += "\n" + "\n".join(options) + "\n" + CHOICE_INSTRUCTION
         turns = [Turn("system", (Text(system),))] if system else []
         turns.append(Turn("user", (Video(str(video), spec or SamplingSpec()), Text(text))))
         return cls(tuple(turns), Generation(**generation), budget=budget, id=id)

@@ -3,6 +3,20 @@
 A tool reads a video's sampled frames (and, for speech, its audio) and returns
 ``Observation``s: a time span, a kind, a line of text a language model can read, a score,
 and an optional payload (labels, boxes, embeddings) for later stages.
+
+A tool declares its settings as a pydantic model (``Options``, see ``options.py``); building
+a tool checks them, and its manifest (name, version, keyed settings, weights and their
+sha256) is made from them. Building a tool, its manifest and its cache key import no model
+library: models load on the first ``run()``.
+
+>>> from pydantic import Field
+>>> class Echo(PerceptionTool):
+...     class Options(ToolOptions):
+...         prefix: str = Field("", description="Put before every line.")
+...     name = "echo"
+>>> tool = Echo(prefix="> ")
+>>> tool.prefix, tool.manifest()
+('> ', {'name': 'echo', 'version': '1', 'settings': {'prefix': '> '}})
 """
 
 from __future__ import annotations
@@ -10,6 +24,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from vidllm import weights
+from vidllm.perceive.options import ToolOptions, parse_options
 from vidllm.registry import Registry
 from vidllm.video.frames import Frames
 
@@ -42,15 +58,28 @@ class PerceptionInput:
 
 
 class PerceptionTool:
-    """Subclasses set ``name``, ``kinds`` and ``requires`` (pip packages), and implement ``run``.
+    """Subclasses set ``name``, ``kinds``, ``requires`` (pip packages) and ``Options``, and
+    implement ``run``; a tool with model files names them in ``weights_model()``.
 
-    ``version`` goes into cache keys and manifests: bump it when outputs change.
+    ``version`` goes into cache keys and manifests: bump it when outputs change. Options are
+    read as attributes (``tool.top_k`` is ``tool.options.top_k``).
     """
 
     name: ClassVar[str] = ""
     kinds: ClassVar[tuple[str, ...]] = ()
     requires: ClassVar[tuple[str, ...]] = ()
     version: ClassVar[str] = "1"
+    Options: ClassVar[type[ToolOptions]] = ToolOptions
+
+    def __init__(self, **options):
+        self.options = parse_options(self.name, self.Options, options)
+
+    def __getattr__(self, name: str):
+        # only called when normal lookup fails: fall back to the declared options
+        options = self.__dict__.get("options")
+        if options is not None and name in type(options).model_fields:
+            return getattr(options, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def check_available(self) -> None:
         """Raise ``MissingDependencyError`` naming the package to install, if one is missing."""
@@ -58,9 +87,24 @@ class PerceptionTool:
     def run(self, source: PerceptionInput) -> list[Observation]:
         raise NotImplementedError
 
+    def weights_model(self) -> str | None:
+        """The name of this tool's model in ``vidllm.weights.SOURCES``, or None without one."""
+        return None
+
     def manifest(self) -> dict:
-        """Settings and model files (with hashes) that produced this tool's observations."""
-        return {"name": self.name, "version": self.version}
+        """Settings and model files (with hashes) that produced this tool's observations.
+
+        Only keyed settings appear (see ``options.py``), so the manifest, and the cache key
+        made from it, changes exactly when the observations may change.
+        """
+        out: dict[str, Any] = {"name": self.name, "version": self.version}
+        options = self.__dict__.get("options")
+        if options is not None and type(options).model_fields:
+            out["settings"] = options.model_dump()
+        model = self.weights_model()
+        if model is not None:
+            out["weights"] = weights.manifest(model)
+        return out
 
 
 TOOLS: Registry[PerceptionTool] = Registry("perception tool", PerceptionTool)

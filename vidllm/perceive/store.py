@@ -3,6 +3,9 @@
 Each tool's observations are written in one transaction the moment the tool finishes, so an
 interrupted analysis loses at most the tool that was running, and a second question about the
 same video reads everything back instead of perceiving again.
+
+The tables (``tool_runs``, ``observations``) live in the cache database; their migrations are
+listed with every other table of that file in ``vidllm.db.CACHE_MIGRATIONS``.
 """
 
 from __future__ import annotations
@@ -14,24 +17,6 @@ import numpy as np
 
 from vidllm import db
 from vidllm.perceive.base import Observation
-
-db.register_migration(
-    """
-    CREATE TABLE tool_runs (
-        video_hash TEXT, tool TEXT, config_key TEXT, manifest TEXT, seconds REAL, finished_at REAL,
-        PRIMARY KEY (video_hash, tool, config_key)
-    )
-    """
-)
-db.register_migration(
-    """
-    CREATE TABLE observations (
-        video_hash TEXT, tool TEXT, config_key TEXT,
-        start REAL, end REAL, kind TEXT, text TEXT, score REAL, payload TEXT
-    )
-    """
-)
-db.register_migration("CREATE INDEX observations_by_run ON observations (video_hash, tool, config_key)")
 
 
 def _encode(payload: dict) -> str:
@@ -61,8 +46,10 @@ _LOADED_MAX = 256
 
 
 class ObservationStore:
+    """Finished tool runs and their observations, in ``path`` (default: the cache database)."""
+
     def __init__(self, path=None):
-        self.path = str(path) if path else str(db.cache_dir() / "vidllm.sqlite")
+        self.path = str(path) if path else str(db.cache_dir() / db.FILENAME)
         self.conn = db.connect(path)
 
     def load(self, video_hash: str, tool: str, config_key: str) -> list[Observation] | None:
@@ -93,8 +80,7 @@ class ObservationStore:
 
     def save(self, video_hash: str, tool: str, config_key: str, manifest: dict,
              observations: list[Observation], seconds: float) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with db.transaction(self.conn):
             self.conn.execute(
                 "DELETE FROM observations WHERE video_hash=? AND tool=? AND config_key=?",
                 (video_hash, tool, config_key),

@@ -68,7 +68,7 @@ def _video_file(url: str, allow_local_files: bool) -> str:
     return url
 
 
-def _part(item, allow_local_files: bool):
+def _part(item, allow_local_files: bool, sampling: dict):
     if isinstance(item, str):
         return Text(item)
     kind = item.get("type")
@@ -79,11 +79,12 @@ def _part(item, allow_local_files: bool):
     if kind in ("video_url", "video"):
         url = (item.get("video_url") or {}).get("url", "") if kind == "video_url" else item.get("video", "")
         fields = {k: v for k, v in item.items() if k in SamplingSpec.field_names()}
-        return Video(_video_file(url, allow_local_files), SamplingSpec.from_fields(fields))
+        return Video(_video_file(url, allow_local_files), SamplingSpec.from_fields(sampling, **fields))
     raise RequestError(f"unknown content part type {kind!r} (text, image_url, video_url or video)")
 
 
-def to_request(body: dict, *, allow_local_files: bool = False) -> Request:
+def to_request(body: dict, *, allow_local_files: bool = False, sampling: dict | None = None) -> Request:
+    """``sampling``: the server's default SamplingSpec fields for videos that name none."""
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
         raise RequestError("the body needs a non-empty 'messages' list")
     if body.get("stream"):
@@ -92,7 +93,7 @@ def to_request(body: dict, *, allow_local_files: bool = False) -> Request:
     for m in body["messages"]:
         content = m.get("content")
         items = [content] if isinstance(content, str) else list(content or [])
-        turns.append(Turn(m.get("role", "user"), tuple(_part(i, allow_local_files) for i in items)))
+        turns.append(Turn(m.get("role", "user"), tuple(_part(i, allow_local_files, sampling or {}) for i in items)))
     stop = body.get("stop") or ()
     generation = Generation(
         max_new_tokens=int(body.get("max_completion_tokens") or body.get("max_tokens") or 256),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from vidllm.errors import RequestError, VidllmError
@@ -23,12 +22,13 @@ MAX_BODY = 512 * 1024 * 1024  # a video sent inline as base64
 class ModelServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address, model, model_name: str, *, allow_local_files: bool = False):
+    def __init__(self, address, model, model_name: str, *, allow_local_files: bool = False,
+                 sampling: dict | None = None):
         super().__init__(address, Handler)
         self.model = model
         self.model_name = model_name
         self.allow_local_files = allow_local_files
-        self.lock = threading.Lock()
+        self.sampling = dict(sampling or {})
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -68,13 +68,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
-            request = to_request(body, allow_local_files=self.server.allow_local_files)
+            request = to_request(body, allow_local_files=self.server.allow_local_files, sampling=self.server.sampling)
         except (ValueError, RequestError, VidllmError) as exc:
             self._error(400, str(exc), "invalid_request_error")
             return
         try:
-            with self.server.lock:
-                [response] = self.server.model.generate([request])
+            # the backend bounds its own concurrency (one context for a local model)
+            [response] = self.server.model.generate([request])
         except VidllmError as exc:
             status = 400 if isinstance(exc, (ValueError, LookupError)) else 500
             self._error(status, str(exc), "invalid_request_error" if status == 400 else "server_error")
@@ -87,11 +87,15 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(model_uri: str, *, host: str = "127.0.0.1", port: int = 8000, name: str | None = None,
-          model_options: dict | None = None, allow_local_files: bool = False, ready=None) -> None:
-    from vidllm.models.registry import load_model
+          model_options: dict | None = None, allow_local_files: bool = False, sampling: dict | None = None,
+          ready=None) -> None:
+    from vidllm.models.registry import backend_class, load_model, parse_uri
 
+    sampling = dict(sampling or {})
+    backend_class(parse_uri(model_uri)[0]).check_sampling(sampling)
     model = load_model(model_uri, **(model_options or {}))
-    server = ModelServer((host, port), model, name or model_uri, allow_local_files=allow_local_files)
+    server = ModelServer((host, port), model, name or model_uri, allow_local_files=allow_local_files,
+                         sampling=sampling)
     if ready:
         ready(server)
     try:

@@ -1,31 +1,134 @@
 """``ask``: one question about one video, with any model; returns an ``Answer``.
 
-Options may be given apart (``options=["A. left", "B. right"]``) or inside the question.
+Every model takes the same path: the question (options given apart or inside it) becomes a
+``Request``, the backend answers, and the reply becomes an ``Answer`` with its evidence:
+- multiple choice reads the option letter from the reply (``vidllm.choices``); when the reply
+  names none and the model showed what it read (the embedded default's timeline lines), the
+  option closest to those lines is chosen and the answer says so;
+- evidence is the timeline lines that support the answer (the embedded default), or the times
+  the reply names ("at 0:03", "from 3 to 5 seconds") for a model that watched the frames.
+
+>>> import vidllm
+>>> answer = vidllm.ask("clip.mp4", "What number is on the sign?")        # doctest: +SKIP
+>>> answer.answer, [(e.start, e.end) for e in answer.evidence]            # doctest: +SKIP
+('42', [(3.0, 5.0)])
 """
 
 from __future__ import annotations
 
 import os
+import re
+import time
 
-from vidllm.tasks.answer import Answer
-from vidllm.tasks.choices import normalise_options, split_options
+import numpy as np
+
+from vidllm.choices import normalise_options, parse_choice, split_options
+from vidllm.models.pool import ModelPool
+from vidllm.models.registry import backend_class, parse_uri
+from vidllm.models.request import Request, Response
+from vidllm.tasks.answer import Answer, Evidence
+from vidllm.timeparse import find_spans
 from vidllm.video.probe import check_path
+from vidllm.video.spec import SamplingSpec
 
-DEFAULT_MODEL = os.environ.get("VIDLLM_MODEL", "timeline")
+DEFAULT_MODEL = "timeline"
+_shared_pool: ModelPool | None = None
+
+
+def default_model() -> str:
+    """``$VIDLLM_MODEL`` when set (read at call time), else the embedded default."""
+    return os.environ.get("VIDLLM_MODEL") or DEFAULT_MODEL
+
+
+def shared_pool() -> ModelPool:
+    """The pool of ``vidllm.ask`` calls that bring none: models stay loaded for the next
+    question and are closed when the interpreter exits."""
+    global _shared_pool
+    if _shared_pool is None:
+        import atexit
+
+        _shared_pool = ModelPool()
+        atexit.register(_shared_pool.close)
+    return _shared_pool
 
 
 def ask(video, question: str, *, options: list[str] | None = None, model: str | None = None,
-        **settings) -> Answer:
+        model_options: dict | None = None, sampling: dict | None = None, pool: ModelPool | None = None,
+        max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0, budget: int | None = None) -> Answer:
+    """Answer ``question`` about ``video`` with ``model`` (default: ``default_model()``).
+
+    ``sampling`` holds the ``SamplingSpec`` fields the caller chose (the rest take the
+    defaults); a field the model cannot honour is refused, never silently dropped.
+    ``model_options`` are the backend's options (``vidllm models --options``).
+    """
+    began = time.perf_counter()
     check_path(video)
     if options:
         pairs = normalise_options(list(options))
     else:
         question, pairs = split_options(question)
-    model = model or DEFAULT_MODEL
-    if model == "timeline":
-        from vidllm.models.timeline import TimelineReasoner
+    uri = model or default_model()
+    sampling = dict(sampling or {})
+    backend_class(parse_uri(uri)[0]).check_sampling(sampling)  # before anything loads
+    spec = SamplingSpec.from_fields(sampling)
+    backend = (pool or shared_pool()).get(uri, **(model_options or {}))
+    request = Request.ask(str(video), question, spec=spec, budget=budget,
+                          options=[f"{letter}. {text}" for letter, text in pairs] or None,
+                          max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    [response] = backend.generate([request])
+    answer = answer_from_response(question, pairs, response)
+    answer.timings["total"] = round(time.perf_counter() - began, 3)
+    return answer
 
-        return TimelineReasoner(**settings).ask(video, question, pairs)
-    from vidllm.tasks.ask_vlm import ask_with_backend
 
-    return ask_with_backend(model, video, question, pairs, **settings)
+def answer_from_response(question: str, options: list[tuple[str, str]], response: Response) -> Answer:
+    """The ``Answer`` a backend's response gives: the chosen letter or the reply, and evidence."""
+    reply = response.text
+    lines = response.manifest.get("lines")  # what the embedded default read, with relevance
+    answer, source = reply.strip(), None
+    if options:
+        letters, texts = [o[0] for o in options], [o[1] for o in options]
+        answer, source = parse_choice(reply, letters, texts), "reply"
+        if answer is None and lines:
+            answer, source = choose_by_evidence(question, options, lines), "evidence"
+        elif answer is None:
+            answer, source = "", "none"  # no letter and nothing to fall back on
+    if lines is not None:
+        support = dict(options).get(answer, answer) if options else reply
+        evidence = evidence_lines(question, support, lines)
+    else:
+        evidence = [Evidence(start, end, "named in the model's reply") for start, end in find_spans(reply)]
+    return Answer(
+        question=question, answer=answer, reply=reply, options=list(options), choice_source=source,
+        evidence=evidence, usage=response.usage.to_dict(), timings=dict(response.timings),
+        manifest=response.manifest,
+    )
+
+
+def choose_by_evidence(question: str, options: list[tuple[str, str]], lines: list[dict]) -> str:
+    """The option whose statement is closest to some line the model read."""
+    from vidllm.perceive.text_embed import default_embedder
+
+    embedder = default_embedder()
+    shown = embedder.embed([line["rendered"] for line in lines])
+    claims = embedder.embed([f"{question} {text}" for _, text in options])
+    return options[int(np.argmax((claims @ shown.T).max(axis=1)))][0]
+
+
+def evidence_lines(question: str, answer: str, lines: list[dict], k: int = 3) -> list[Evidence]:
+    """The lines most similar to question + answer; a line that contains the answer's words
+    (a number, a name) counts double, since that is where the answer came from."""
+    if not lines or not answer.strip():
+        return []
+    from vidllm.perceive.text_embed import default_embedder
+
+    embedder = default_embedder()
+    sims = embedder.embed([line["rendered"] for line in lines]) @ embedder.embed([f"{question} {answer}"])[0]
+    words = {w for w in re.findall(r"[a-z0-9]+", answer.lower()) if len(w) > 2 or w.isdigit()}
+    overlap = np.array([len(words & set(re.findall(r"[a-z0-9]+", line["text"].lower()))) / max(1, len(words))
+                        for line in lines])
+    scores = sims + overlap
+    order = np.argsort(-scores)[:k]
+    best = scores[order[0]]
+    return [Evidence(lines[i]["start"], lines[i]["end"], lines[i]["rendered"].split("] ", 1)[1], round(float(scores[i]), 4))
+            for i in order if scores[i] >= 0.8 * best]

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,10 +27,10 @@ FORMAT_VERSION = 4  # bump when decoding or resizing changes what is stored
 
 
 def content_hash(path: str | os.PathLike) -> str:
-    """blake2b-128 of the file's bytes, memoised in the cache database."""
+    """blake2b-128 of the file's bytes, memoised in the cache database (table ``file_hashes``)."""
     path = os.path.abspath(path)
     st = os.stat(path)
-    with db.connect() as conn:
+    with closing(db.connect()) as conn:
         row = conn.execute(
             "SELECT hash FROM file_hashes WHERE path=? AND size=? AND mtime_ns=? AND inode=?",
             (path, st.st_size, st.st_mtime_ns, st.st_ino),

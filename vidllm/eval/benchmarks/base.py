@@ -1,8 +1,11 @@
 """The common path of every benchmark: find the annotation files, read them into ``EvalSample``s,
-find the videos, count data quirks, filter tasks, and the default grading and aggregation.
+find the videos, count data quirks, filter tasks, and the default grading, aggregation and
+oracle answer.
 
 A benchmark module adds only what truly differs: where its files are, how one entry becomes a
-sample (with the official prompt), its official reading of replies and its official aggregation.
+sample (with the official prompt), its official reading of replies, its official aggregation,
+the result files its own tools write (for ``vidllm score``) and, where the answer kind does not
+say it, how a perfect answer is written (for the ``oracle:`` baseline).
 """
 
 from __future__ import annotations
@@ -18,19 +21,25 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from vidllm.errors import BenchmarkDataError, MissingVideosError
+from vidllm.errors import BenchmarkDataError, MissingVideosError, PredictionFormatError
 from vidllm.eval import parsers
 from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.metrics import accuracy_table, iou, recall_at
+from vidllm.eval.runner import merge_sampling
 from vidllm.eval.types import EvalSample, LoadReport, Parsed, Prediction
+
+#: What a result-file reader returns: each sample with the reply the file holds for it.
+ScoredPairs = list[tuple[EvalSample, Prediction]]
 
 log = logging.getLogger(__name__)
 
 
 class Benchmark:
-    """Base class of the benchmark loaders. Subclasses set the class attributes and implement
-    ``annotation_files`` and ``read``; they override ``official_parse``, ``grade`` and
-    ``aggregate`` only where the benchmark's official scorer differs from the default."""
+    """Base class of the benchmarks. Subclasses set the class attributes and implement
+    ``annotation_files``, ``read`` and ``official_parse`` (or a ``grade`` that needs none); they
+    override ``grade`` and ``aggregate`` only where the official scorer differs from the default,
+    ``read_results`` where the benchmark's own tools write a result file, and ``oracle_answer``
+    where the answer kind alone does not say how a perfect reply is written."""
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
@@ -105,7 +114,7 @@ class Benchmark:
                     per_task[s.task] += 1
                     kept.append(s)
             samples = kept
-        merged = {**self.sampling, **(sampling or {})}
+        merged = merge_sampling(self.sampling, sampling or {})
         resolved, missing = [], []
         seen_missing: set[str] = set()
         for s in samples:
@@ -165,7 +174,8 @@ class Benchmark:
     # ------------------------------------------------------------------ scoring
 
     def official_parse(self, sample: EvalSample, text: str) -> Parsed:
-        return parsers.OFFICIAL[self.name](sample, text)
+        """The benchmark's official reading of a reply, as its own scoring code reads it."""
+        raise NotImplementedError(f"{self.name}: the benchmark defines no official reading of replies")
 
     def robust_parse(self, sample: EvalSample, text: str) -> Parsed:
         return parsers.robust(sample, text)
@@ -199,7 +209,63 @@ class Benchmark:
         return {"overall": overall, "tasks": table["tasks"], "primary": "acc", "headline": f"accuracy ({self.overall})"}
 
 
+    # ------------------------------------------------------------------ result files and oracle
+
+    def read_results(self, path: Path, quirks: Counter, *, data: Path | None = None,
+                     answers: Path | None = None) -> ScoredPairs:
+        """The samples and replies of a result file written by the benchmark's own tools
+        (``vidllm score``); ``data`` and ``answers`` carry ground truth the format lacks."""
+        raise PredictionFormatError(
+            f"no official result format known for {self.name}; score its vidllm samples.jsonl instead")
+
+    def oracle_answer(self, sample: EvalSample) -> tuple[str, tuple[str, ...]]:
+        """(reply, follow-up replies) stating the ground truth in the form the prompt asks for:
+        what the ``oracle:`` baseline answers. By default written from the answer kind."""
+        return kind_answer(sample)
+
+
 # ---------------------------------------------------------------------- helpers for subclasses
+
+
+def seconds(t: float) -> str:
+    """A time as the oracle writes it: one decimal."""
+    return f"{float(t):.1f}"
+
+
+def kind_answer(sample: EvalSample) -> tuple[str, tuple[str, ...]]:
+    """The ground truth of ``sample`` written as its answer kind expects (follow-ups: "").
+
+    >>> s = EvalSample(doc_id="d", benchmark="demo", task="t", video="v.mp4", video_path="", question="?",
+    ...                target=(2.0, 4.5), kind="span", prompt="?")
+    >>> kind_answer(s)
+    ('The event happens in 2.0 - 4.5 seconds.', ())
+    """
+    kind, target = sample.kind, sample.target
+    turns = tuple("" for _ in sample.followups)
+    if kind == "span":
+        return (f"The event happens in {seconds(target[0])} - {seconds(target[1])} seconds." if target else ""), turns
+    if kind == "spans":
+        return "The events happen in " + ", ".join(f"{seconds(s)} - {seconds(e)}" for s, e in target) + " seconds.", turns
+    if kind == "point":
+        spans = target[0] if target and isinstance(target[0][0], (list, tuple)) else target
+        s, e = spans[0]
+        return f"The highlight is at {seconds((s + e) / 2)} seconds.", turns
+    if kind == "rating":
+        return (f"video: {round(target)}, because it matches the human ratings." if target is not None else ""), turns
+    if kind == "captions":
+        return "\n".join(f"{seconds(s)} - {seconds(e)} seconds" for s, e in target), turns
+    if kind == "choice_span":
+        letter, span = target
+        return f"({letter}) The answer happens in {seconds(span[0])} - {seconds(span[1])} seconds.", turns
+    # choice, count, yesno, text: the target itself
+    return ("" if target is None else str(target)), turns
+
+
+def reply(text: Any, turns: Sequence[str] = ()) -> Prediction:
+    """The ``Prediction`` of a reply read from a result file (None: no reply, "")."""
+    return Prediction(text="" if text is None else str(text), turns=tuple(turns))
+
+
 
 
 def span_scores(rows: Iterable[Graded], thresholds=(0.3, 0.5, 0.7), total: int | None = None) -> dict:
@@ -253,4 +319,7 @@ def read_json_lenient(path: Path, quirks: Counter) -> Any:
         return data
 
 
-__all__ = ["Benchmark", "letter_options", "official_gt", "read_json_lenient", "span_scores"]
+__all__ = [
+    "Benchmark", "ScoredPairs", "kind_answer", "letter_options", "official_gt", "official_gt_counted", "read_json_lenient",
+    "reply", "seconds", "span_scores",
+]

@@ -11,18 +11,26 @@ Official scoring for text-answering models: lmms-eval ``lmms_eval/tasks/charades
 
 Data quirks counted: a line whose end precedes its start (the span is sorted, as E.T. Chat's
 loader does), lines that cannot be read.
+
+Result file read by ``vidllm score``: lmms-eval's ``{"vid>>>caption>>>[s, e]": reply}`` JSON.
+
+>>> charades_extract_time("The moment is 5.2 - 8.1 seconds.")  # no keyword in the sentence
+[]
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidllm.eval.benchmarks.base import Benchmark, span_scores
+from vidllm.errors import PredictionFormatError
+from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, reply, span_scores
 from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.metrics import iou
-from vidllm.eval.timeparse import charades_extract_time
+from vidllm.eval.parsers import TIMECHAT_KEYWORDS
 from vidllm.eval.types import EvalSample, Prediction
 
 PROMPT = (
@@ -84,3 +92,67 @@ class CharadesSTA(Benchmark):
         overall["score"] = overall["R@0.5"]
         tasks = {t: span_scores([r for r in rows if r.task == t]) for t in sorted({r.task for r in rows})}
         return {"overall": overall, "tasks": tasks, "primary": "mIoU", "headline": "R@0.5 (also R@0.3, R@0.7, mIoU)"}
+
+    def read_results(self, path: Path, quirks: Counter, *, data=None, answers=None) -> ScoredPairs:
+        pairs = []
+        for n, (key, text) in enumerate(json.loads(path.read_text(encoding="utf-8")).items()):
+            try:
+                vid, caption, gt = key.split(">>>")
+                start, end = json.loads(gt)
+            except ValueError:
+                raise PredictionFormatError(f"{path}: key {key!r} is not 'video>>>caption>>>[start, end]'") from None
+            sample = EvalSample(doc_id=f"test/{n}", benchmark=self.name, task="test", video=vid, video_path="", question=caption,
+                                target=(float(start), float(end)), kind="span", prompt=caption)
+            pairs.append((sample, reply(text)))
+        return pairs
+
+
+# -------------------------------------------------------------------------- official reading
+# lmms-eval lmms_eval/tasks/charades_sta/eval_tvg.py (the TimeChat script)
+
+_CH_MAIN = re.compile(r"(\d+(?:\.\d+)?)\s*[–-]\s*(\d+(?:\.\d+)?)")
+_CH_NUMBER = re.compile(r"\b(\d+(?:\.\d+)?)\b")
+_CH_CLOCK = re.compile(r"\b(\d{1,2}:\d{2}:\d{2})\b")
+_CH_FALLBACK = re.compile(r"(\d+(?:\.\d+)?)\s*s?\s*[–-]\s*(\d+(?:\.\d+)?)\s*s?")
+
+
+
+def charades_extract_time(paragraph: str) -> list[list[float]]:
+    """``extract_time`` of the Charades-STA scorer: at most one [start, end], [] when none.
+
+    Quirks kept: every "to" becomes "-" (so "tomato" is "-ma-"); only sentences holding one of
+    the keywords (start, end, happen, ...; "friends" counts, "moment" does not) are read, so
+    "The moment is 5.2 - 8.1 seconds." gives nothing.
+    """
+    example = "A specific example is : 20.8 - 30.0 seconds".lower()
+    paragraph = paragraph.lower().replace(example, "").replace("to", "-")
+    sentences = re.split(r"[!?\n]", paragraph)
+    candidates = [s for s in sentences if any(k in s for k in TIMECHAT_KEYWORDS)]
+    timestamps: list = []
+    for sentence in candidates:
+        found = _CH_MAIN.findall(sentence)
+        if found:
+            timestamps = [[float(a), float(b)] for a, b in found]
+            break
+    if not timestamps:
+        times = [float(n[0]) for n in (_CH_NUMBER.findall(s) for s in candidates) if n]
+        times = times[: len(times) // 2 * 2]
+        timestamps = [[times[i], times[i + 1]] for i in range(0, len(times), 2)]
+    if not timestamps:
+        times = []
+        for sentence in candidates:
+            clocks = _CH_CLOCK.findall(sentence)
+            if clocks:
+                h, m, s = (int(x) for x in clocks[0].split(":"))
+                times.append(h * 3600 + m * 60 + s)
+        times = times[: len(times) // 2 * 2]
+        timestamps = [[times[i], times[i + 1]] for i in range(0, len(times), 2)]
+    if not timestamps:
+        for sentence in candidates:
+            found = _CH_FALLBACK.findall(sentence)
+            if found:
+                timestamps = [[float(a), float(b)] for a, b in found]
+                break
+    results = [[a, b] if b > a else [b, a] for a, b in timestamps]
+    return results[:1]
+

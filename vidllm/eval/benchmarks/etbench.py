@@ -11,7 +11,11 @@ ranges), p and o (answer index and options), g (captions).
 Official scoring: ``evaluation/compute_metrics.py`` of the hub dataset: per task and source
 dataset, then the mean over sources; merged as Acc (rar, eca, rvq), F1 (tvg, epm, tal, evs, vhd),
 F1 and SentSim (dvc, slc), mean recall (tem, gvq). Not reproduced: the captioning BLEU, METEOR,
-ROUGE-L and CIDEr (pycocoevalcap and Java), which the merged scores do not use.
+ROUGE-L and CIDEr (pycocoevalcap and Java), which the merged scores do not use. The official
+readings of replies are in ``etbench_official``.
+
+Result file read by ``vidllm score``: the annotation list with each sample's "a" (the reply)
+filled in, as ``compute_metrics.py`` reads it (JSON, or JSON lines).
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
+from vidllm.errors import PredictionFormatError
 from vidllm.eval import metrics as M
-from vidllm.eval.benchmarks.base import Benchmark
+from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, kind_answer, reply, seconds
+from vidllm.eval.benchmarks.etbench_official import etbench_choice_official, etbench_dvc_format, etbench_tvg_format
 from vidllm.eval.grading import GradeContext, Graded
-from vidllm.eval.parsers import etbench_choice_official, robust
-from vidllm.eval.timeparse import etbench_dvc_format, etbench_tvg_format
+from vidllm.eval.parsers import robust
 from vidllm.eval.types import EvalSample, Prediction
 
 KIND = {
@@ -179,6 +184,25 @@ class ETBench(Benchmark):
         overall = {**merged, "score": M.mean(merged.values())}
         return {"overall": overall, "tasks": tasks, "sources": {f"{t}/{s}": v for (t, s), v in per_source.items()},
                 "primary": "score", "headline": "mean of the merged scores (Acc ref, F1 gnd, F1/Sim cap, Rec com)"}
+
+
+    # ---------------------------------------------------------------- result files and oracle
+
+    def read_results(self, path: Path, quirks: Counter, *, data=None, answers=None) -> ScoredPairs:
+        text = path.read_text(encoding="utf-8")
+        entries = json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines() if line.strip()]
+        if not isinstance(entries, list) or not entries or "task" not in entries[0]:
+            raise PredictionFormatError(f"{path}: not an E.T. Bench sample list")
+        answered = {f"{e['task']}/{e['source']}/{e['idx']}": e.get("a") for e in entries}
+        samples = list(self.samples_from(entries, quirks))
+        quirks["no_answer_field"] += sum(1 for v in answered.values() if v is None)
+        return [(s, reply(answered[s.doc_id])) for s in samples]
+
+    def oracle_answer(self, sample: EvalSample) -> tuple[str, tuple[str, ...]]:
+        if sample.kind == "captions":  # each reference caption after its time range
+            captions = sample.extra.get("g") or [""] * len(sample.target)
+            return "\n".join(f"{seconds(s)} - {seconds(e)} seconds, {c}" for (s, e), c in zip(sample.target, captions)), ()
+        return kind_answer(sample)
 
 
 class _LazySimilarity:

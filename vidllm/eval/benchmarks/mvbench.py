@@ -11,6 +11,11 @@ first line, headline = all correct / all questions (micro).
 
 Data quirks counted: an answer that is none of the candidates, an answer listed twice (the
 official ground truth takes the last copy), a clip bound with end <= start.
+
+>>> s = EvalSample(doc_id="d", benchmark="mvbench", task="t", video="v.mp4", video_path="", question="?",
+...                options=("sits", "stands"), target="B", kind="choice", prompt="?", extra={"official_gt": "(B) stands"})
+>>> mvbench_official(s, "").correct               # "(" is a substring of "(b)"
+True
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vidllm.eval.benchmarks.base import Benchmark, letter_options, official_gt_counted
-from vidllm.eval.types import EvalSample
+from vidllm.eval.types import EvalSample, Parsed
 
 #: task -> (json file, video folder under video/, whether entries carry start/end, frames folder)
 TASKS = {
@@ -98,3 +103,23 @@ class MVBench(Benchmark):
                         **({"frames_dir": True, "frames_fps": 3.0} if frames_dir else {}),
                     },
                 )
+
+    def official_parse(self, sample: EvalSample, text: str) -> Parsed:
+        return mvbench_official(sample, text)
+
+
+def mvbench_official(sample: EvalSample, text: str) -> Parsed:
+    """MVBench (OpenGVLab/Ask-Anything video_chat2/mvbench.ipynb): the reply's first line after
+    the "(" that ends "Best option:(", then ``check_ans``: correct when the first word (dots
+    removed) is a substring of "(x)" or "(x)" is a substring of it.
+
+    Quirks: "" and "(" are substrings of every "(x)", so an empty reply is correct; "(A)(B)(C)(D)"
+    contains every "(x)", so listing all options is correct too.
+    """
+    first_line = (text or "").strip().split("\n")[0]
+    pred = "(" + first_line
+    gt = sample.extra.get("official_gt") or f"({sample.target}) "
+    pred_option = pred.lower().split(" ")[0]
+    gt_option = gt.lower().split(" ")[0]
+    correct = pred_option.replace(".", "") in gt_option or gt_option in pred_option
+    return Parsed(pred_option, correct=correct)

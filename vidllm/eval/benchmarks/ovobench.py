@@ -12,19 +12,30 @@ exactly as the official scorer counts them.
 
 Official scoring: ``utils/OVOBenchScore.py`` (letter anywhere in the reply; REC digits joined;
 Yes/No substrings); task accuracy, mode = mean of its tasks, total = mean of the three modes.
+
+Result files read by ``vidllm score``: the results JSON of OVO-Bench's ``inference.py``
+({"backward": [...], "realtime": [...], "forward": [...]}), or a folder of them (as its
+``score.py`` reads); ``data`` (the benchmark folder) adds the options and prompts.
+
+>>> s = EvalSample(doc_id="d", benchmark="ovobench", task="EPM", video="v.mp4", video_path="", question="?",
+...                options=("a cat", "a dog"), target="B", kind="choice", prompt="?")
+>>> ovo_official(s, "Based on the video, A.").correct   # "B" of "Based"
+True
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidllm.eval.benchmarks.base import Benchmark
+from vidllm.errors import PredictionFormatError
+from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, reply
 from vidllm.eval.metrics import mean, three_mode_average
-from vidllm.eval.types import Checkpoint, EvalSample
+from vidllm.eval.types import Checkpoint, EvalSample, Parsed, Prediction
 
 MODES = {"backward": ("EPM", "ASI", "HLD"), "realtime": ("OCR", "ACR", "ATR", "STU", "FPD", "OJR"), "forward": ("REC", "SSR", "CRR")}
 TASK_MODE = {t: m for m, ts in MODES.items() for t in ts}
@@ -117,3 +128,68 @@ class OVOBench(Benchmark):
         overall = {**{f"{m}_avg": modes[m] for m in MODES if m in modes}, "score": modes["overall"]}
         return {"overall": overall, "tasks": tasks, "primary": "acc",
                 "headline": "mean of the backward, real-time and forward averages (each the mean of its tasks)"}
+
+    def official_parse(self, sample: EvalSample, text: str) -> Parsed:
+        return ovo_official(sample, text)
+
+    def read_results(self, path: Path, quirks: Counter, *, data=None, answers=None) -> ScoredPairs:
+        files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+        known = {s.doc_id: s for s in type(self)(data).load(require_videos=False).samples} if data is not None else {}
+        pairs = []
+        for file in files:
+            result = json.loads(file.read_text(encoding="utf-8"))
+            if not isinstance(result, dict) or not {"backward", "realtime", "forward"} <= set(result):
+                raise PredictionFormatError(f"{file}: not an OVO-Bench results file (needs backward, realtime, forward)")
+            pairs += self._offline_results(result["backward"] + result["realtime"], known)
+            pairs += self._forward_results(result["forward"])
+        missing = sum(1 for _, p in pairs if p is None)
+        if missing:
+            quirks["response_none"] += missing  # the official scorer counts these as wrong
+            pairs = [(s, p or Prediction(text="", error="response was None")) for s, p in pairs]
+        return pairs
+
+    def _offline_results(self, entries: list[dict], known: dict[str, EvalSample]) -> list:
+        pairs = []
+        for entry in entries:
+            sample = known.get(str(entry["id"]))
+            pairs.append((EvalSample(
+                doc_id=str(entry["id"]), benchmark=self.name, task=entry["task"], video=entry.get("video", ""), video_path="",
+                question=entry.get("question", ""), options=sample.options if sample else (), target=entry["ground_truth"],
+                kind="choice", prompt=sample.prompt if sample else entry.get("question", ""), extra={"mode": TASK_MODE[entry["task"]]},
+            ), None if entry.get("response") is None else reply(entry["response"])))
+        return pairs
+
+    def _forward_results(self, entries: list[dict]) -> ScoredPairs:
+        pairs = []
+        for entry in entries:
+            task = entry["task"]
+            for k, info in enumerate(entry["test_info"]):
+                target = int(info["count"]) if task == "REC" else ("Yes" if info["type"] == 1 else "No")
+                sample = EvalSample(
+                    doc_id=f"{entry['id']}/{k}", benchmark=self.name, task=task, video=entry.get("video", ""), video_path="",
+                    question=entry.get("question", info.get("step", "")), target=target,
+                    kind="count" if task == "REC" else "yesno", prompt="", realtime=float(info["realtime"]),
+                    extra={"mode": "forward"},
+                )
+                pairs.append((sample, reply(info.get("response"))))
+        return pairs
+
+
+def ovo_official(sample: EvalSample, text: str | None) -> Parsed:
+    """OVO-Bench (JoeLeelyf/OVO-Bench utils/OVOBenchScore.py ``OVOBenchOfflineScore``).
+
+    Backward/real-time: correct when the letter occurs anywhere in the reply ("Based on ..." holds
+    "B"). REC: all digits of the reply joined must equal the count ("3 of 10" reads 310). SSR/CRR:
+    "Yes"/"No" anywhere ("Not sure" holds "No"), or exactly "Y"/"N".
+    """
+    if text is None:
+        return Parsed(None, correct=False, note="no response")
+    if sample.kind == "choice":
+        return Parsed(sample.target if sample.target in text else None, correct=sample.target in text)
+    if sample.kind == "count":
+        digits = "".join(re.findall(r"\d+", text))
+        return Parsed(digits, correct=digits == str(sample.target))
+    if (text == "N" and sample.target == "No") or (text == "Y" and sample.target == "Yes"):
+        return Parsed(sample.target, correct=True)
+    return Parsed(sample.target if sample.target in text else None, correct=sample.target in text)
+

@@ -21,6 +21,12 @@ and R@0.3/0.5/0.7. That script reads columns "start time"/"end time", which its 
 Data quirks counted: rows whose cells are all "-1" (no question: QA counts them as wrong), a
 correct option given as full text ("D. Green trash bin ...") instead of a letter, anomalous rows
 with 0/0 times (the official scorer treats them as normal), -1/-1 times, normal rows with times.
+
+Result files read by ``vidllm score``: a CSV of VAU-R1's inference scripts ("Video Name" and
+"QA answer", "Temporal Grounding", or "Description" + "Analysis"), with ``data`` = the
+ground-truth CSV.
+
+The official readings and the judge are in ``vau_official``.
 """
 
 from __future__ import annotations
@@ -31,11 +37,18 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidllm.eval import judge as judging
-from vidllm.eval.benchmarks.base import Benchmark, span_scores
+from vidllm.errors import PredictionFormatError
+from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, kind_answer, reply, seconds, span_scores
 from vidllm.eval.grading import GradeContext, Graded
+from vidllm.eval.benchmarks.vau_official import (
+    VAU_KEYS,
+    vau_parse_glue,
+    vau_prompt,
+    vau_qa_official,
+    vau_scores_official,
+    vau_scores_robust,
+)
 from vidllm.eval.metrics import accuracy_table, iou, mean
-from vidllm.eval.timeparse import vau_parse_glue
 from vidllm.eval.types import EvalSample, Parsed, Prediction
 
 SPLITS = {"test_msad": "msad", "test_ucf_crime": "ucf_crime", "test_ecva": "ecva", "val": "val", "train": "train"}
@@ -84,10 +97,9 @@ class VAUBench(Benchmark):
     def read(self, files: list[Path], quirks: Counter) -> Iterator[EvalSample]:
         for path in files:
             split = SPLITS[path.stem]
-            with open(path, newline="", encoding="utf-8") as f:
-                for row in csv.DictReader(f):
-                    self.items += 1
-                    yield from self.samples_of_row(split, row, quirks)
+            for row in _csv_rows(path):
+                self.items += 1
+                yield from self.samples_of_row(split, row, quirks)
 
     def samples_of_row(self, split: str, row: dict, quirks: Counter) -> Iterator[EvalSample]:
         """The qa, tag and reasoning samples of one CSV row (also used by ``vidllm score``)."""
@@ -166,16 +178,14 @@ class VAUBench(Benchmark):
         analysis = prediction.turns[0] if prediction.turns else ""
         if not (prediction.text and analysis and sample.target and sample.extra.get("reasoning")):
             return Graded(sample.doc_id, sample.task, mode, None, {}, False, "incomplete input (the official script skips it)")
-        system, user = judging.vau_prompt(sample.target, sample.extra["reasoning"], prediction.text, analysis)
+        system, user = vau_prompt(sample.target, sample.extra["reasoning"], prediction.text, analysis)
         call = ctx.judge.call(user, system)
-        scores = judging.vau_scores_official(call.reply) if mode == "official" else judging.vau_scores_robust(call.reply)
+        scores = vau_scores_official(call.reply) if mode == "official" else vau_scores_robust(call.reply)
         if scores is None:
             return Graded(sample.doc_id, sample.task, mode, None, {}, False, "judge reply not readable", (call.key,))
         return Graded(sample.doc_id, sample.task, mode, scores, {k: float(v) for k, v in scores.items()}, True, "", (call.key,))
 
     def official_parse(self, sample: EvalSample, text: str) -> Parsed:
-        from vidllm.eval.parsers import vau_qa_official
-
         return vau_qa_official(sample, text)
 
     def aggregate(self, samples, graded, mode: str) -> dict:
@@ -195,7 +205,7 @@ class VAUBench(Benchmark):
                 by_split.setdefault(split, {})["tag_mIoU"] = span_scores([g for g in tag if split_of[g.doc_id] == split])["mIoU"]
         reasoning = [g for g in graded.values() if g.task == "reasoning" and g.counted]
         if reasoning:
-            tasks["reasoning"] = {k: mean(g.metrics.get(k, 0.0) for g in reasoning) for k in judging.VAU_KEYS}
+            tasks["reasoning"] = {k: mean(g.metrics.get(k, 0.0) for g in reasoning) for k in VAU_KEYS}
             tasks["reasoning"]["n"] = len(reasoning)
         overall = {"qa_acc": tasks.get("qa", {}).get("acc"), "tag_mIoU": tasks.get("tag", {}).get("mIoU"),
                    "reasoning_total": tasks.get("reasoning", {}).get("total_score")}
@@ -203,3 +213,52 @@ class VAUBench(Benchmark):
         overall["score"] = overall.get("qa_acc", overall.get("tag_mIoU", 0.0))
         return {"overall": overall, "tasks": tasks, "splits": by_split, "primary": "acc",
                 "headline": "QA accuracy; TAG mIoU and R@IoU; reasoning judged out of 50"}
+
+    def oracle_answer(self, sample: EvalSample) -> tuple[str, tuple[str, ...]]:
+        if sample.task == "tag":  # the <glue> form the prompt asks for; -1/-1 for "no anomaly"
+            start, end = sample.target or (-1.0, -1.0)
+            return f"<glue>[{seconds(start)}, {seconds(end)}]</glue>", ()
+        if sample.task == "reasoning":  # the description, then the reference analysis
+            return str(sample.target or ""), tuple(str(sample.extra.get("reasoning", "")) for _ in sample.followups)
+        return kind_answer(sample)
+
+    # ---------------------------------------------------------------- result files
+
+    def read_results(self, path: Path, quirks: Counter, *, data=None, answers=None) -> ScoredPairs:
+        if data is None or not Path(data).is_file():
+            raise PredictionFormatError("VAU predictions are scored against the ground-truth CSV: pass it with --data FILE.csv")
+        rows = _csv_rows(path)
+        columns = set(rows[0]) if rows else set()
+        task = "qa" if "QA answer" in columns else "tag" if "Temporal Grounding" in columns else "reasoning" if "Description" in columns else None
+        if task is None:
+            raise PredictionFormatError(f"{path}: expected a 'QA answer', 'Temporal Grounding' or 'Description' column, got {sorted(columns)}")
+        preds: dict[str, dict] = {}
+        for row in rows:
+            name = row["Video Name"].strip()
+            name = name if name.endswith(".mp4") else name + ".mp4"
+            if name in preds:
+                quirks["duplicate_prediction_rows"] += 1  # the official scorers keep the first
+                continue
+            preds[name] = row
+        split = SPLITS.get(Path(data).stem, Path(data).stem)
+        samples = [s for row in _csv_rows(Path(data)) for s in self.samples_of_row(split, row, quirks) if s.task == task]
+        pairs = []
+        for s in samples:
+            row = preds.get(s.video)
+            if row is None:
+                if task == "qa":  # evaluate_qa.py divides by every ground-truth row
+                    quirks["qa_rows_without_prediction"] += 1
+                    pairs.append((s, reply("")))
+                continue
+            if task == "qa":
+                pairs.append((s, reply(row["QA answer"])))
+            elif task == "tag":
+                pairs.append((s, reply(row["Temporal Grounding"])))
+            else:
+                pairs.append((s, reply(row.get("Description"), turns=(row.get("Analysis") or "",))))
+        return pairs
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))

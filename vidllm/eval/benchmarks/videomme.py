@@ -14,18 +14,27 @@ valid JSON (trailing commas: counted as the quirk "json_trailing_commas").
 Official scoring: ``evaluation/eval_your_results.py`` (last at 4e7566d, since removed from the
 repository): ``extract_characters_regex`` and accuracy = correct / answered, where replies with
 no A-D are not "answered" and leave the denominator. Robust scoring counts them as wrong.
+
+Result file read by ``vidllm score``: the official template filled in (videos with questions
+holding "answer" and "response"; trailing commas and both key sets accepted).
+
+>>> s = EvalSample(doc_id="d", benchmark="videomme", task="short", video="v.mp4", video_path="", question="?",
+...                options=("A. w", "B. x", "C. y", "D. z"), target="D", kind="choice", prompt="?")
+>>> videomme_official(s, "Best answer: D").value   # the prefix list lacks commas: reads "B"
+'B'
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidllm.errors import MissingDependencyError
-from vidllm.eval.benchmarks.base import Benchmark, read_json_lenient
+from vidllm.errors import MissingDependencyError, PredictionFormatError
+from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, read_json_lenient, reply
 from vidllm.eval.metrics import accuracy_table
-from vidllm.eval.types import EvalSample
+from vidllm.eval.types import EvalSample, Parsed
 
 PROMPT = (
     "Select the best answer to the following multiple-choice question based on the video. "
@@ -75,6 +84,9 @@ class VideoMME(Benchmark):
                     },
                 )
 
+    def official_parse(self, sample: EvalSample, text: str) -> Parsed:
+        return videomme_official(sample, text)
+
     def aggregate(self, samples, graded, mode: str) -> dict:
         by_id = {s.doc_id: s for s in samples}
         counted = [g for g in graded.values() if g.counted]
@@ -87,6 +99,53 @@ class VideoMME(Benchmark):
             breakdown[key] = {k: v["acc"] for k, v in table["tasks"].items()}
         return {"overall": overall, "tasks": durations["tasks"], "breakdown": breakdown, "primary": "acc",
                 "headline": "accuracy = correct / answered (official) or / all (robust)"}
+
+
+    def read_results(self, path: Path, quirks: Counter, *, data=None, answers=None) -> ScoredPairs:
+        pairs = []
+        videos = read_json_lenient(path, quirks)
+        responses = {q["question_id"]: q.get("response") for v in videos for q in v.get("questions", [])}
+        for row in template_rows(videos, quirks):
+            sample = EvalSample(
+                doc_id=str(row["question_id"]), benchmark=self.name, task=row["duration"], video=f"{row['videoID']}.mp4",
+                video_path="", question=row["question"], options=tuple(row["options"]), target=row["answer"], kind="choice",
+                prompt=row["question"],
+                extra={"video_id": row["video_id"], "domain": row["domain"], "sub_category": row["sub_category"], "task_type": row["task_type"]},
+            )
+            pairs.append((sample, reply(responses[row["question_id"]])))
+        if not pairs:
+            raise PredictionFormatError(f"{path}: no Video-MME questions found")
+        return pairs
+
+
+_VIDEOMME_PREFIXES = (
+    "The best answer is",
+    "The correct answer is",
+    "The answer is",
+    "The answer",
+    "The best option is" "The correct option is",  # noqa: ISC001, ISC004 - the official list lacks this comma
+    "Best answer:" "Best option:",  # noqa: ISC001, ISC004 - and this one
+)
+
+
+def videomme_official(sample: EvalSample, text: str) -> Parsed:
+    """Video-MME (BradyFU/Video-MME evaluation/eval_your_results.py ``extract_characters_regex``,
+    last version at 4e7566d): strip the prefixes, then the first capital A-D anywhere.
+
+    Quirks: two pairs of prefixes lack a comma and fuse, so "Best answer: D" keeps its prefix and
+    reads "B" (of "Best"); "Answer: C" reads "A"; a reply with no A-D (or over 10 words without)
+    is not "answered" and leaves the denominator.
+    """
+    s = (text or "").strip()
+    for prefix in _VIDEOMME_PREFIXES:
+        s = s.replace(prefix, "")
+    if len(s.split()) > 10 and not re.search("[ABCD]", s):
+        return Parsed("", answered=False, note="unanswered: over 10 words and no A-D")
+    m = re.search(r"[ABCD]", s)
+    if m is None:
+        return Parsed("", answered=False, note="unanswered: no A-D")
+    return Parsed(m.group(0))
+
 
 
 def _parquet_rows(path: Path) -> list[dict]:

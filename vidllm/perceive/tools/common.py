@@ -13,11 +13,13 @@ the end of the video), so the observations of consecutive frames tile time witho
 
 from __future__ import annotations
 
-from typing import ClassVar, Hashable, Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
+from pydantic import Field, field_validator, model_validator
 
 from vidllm.perceive.base import PerceptionInput, PerceptionTool
+from vidllm.perceive.options import ToolOptions
 from vidllm.video.spec import SamplingSpec
 
 DEFAULT_FPS = 2.0
@@ -25,33 +27,41 @@ DEFAULT_MAX_FRAMES = 480  # 4 minutes at 2 fps; longer videos get frames spread 
 DEFAULT_MAX_PIXELS = 640 * 360
 
 
+class SamplingOptions(ToolOptions):
+    """The sampling every visual tool declares; the defaults are shared, so one decode serves
+    all of them. ``None`` stands for the default (callers that pass "not set" through)."""
+
+    fps: float = Field(DEFAULT_FPS, gt=0, description="Frames a second to sample.")
+    max_frames: int = Field(DEFAULT_MAX_FRAMES, ge=1,
+                            description="At most this many frames; longer videos get them spread evenly.")
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1, description="Each frame is fitted to this many pixels.")
+
+    @field_validator("fps", "max_frames", "max_pixels", mode="before")
+    @classmethod
+    def _none_is_default(cls, value, info):
+        return cls.model_fields[info.field_name].default if value is None else value
+
+    @model_validator(mode="after")
+    def _sampling_is_possible(self):
+        self.spec()  # a spec the sampler refuses fails now, at construction, not mid-run
+        return self
+
+    def spec(self) -> SamplingSpec:
+        return SamplingSpec(fps=self.fps, max_frames=self.max_frames, max_pixels=self.max_pixels)
+
+
 class VisualTool(PerceptionTool):
     """A tool that reads sampled frames; it declares the sampling it prefers.
 
-    ``preferred_fps``, ``max_frames`` and ``max_pixels`` are class defaults that any instance
-    may override through its constructor (``fps=``, ``max_frames=``, ``max_pixels=``).
+    Its ``Options`` derive from ``SamplingOptions`` (``fps``, ``max_frames``, ``max_pixels``,
+    with defaults shared by every visual tool).
     """
 
-    preferred_fps: ClassVar[float] = DEFAULT_FPS
-    max_frames: ClassVar[int] = DEFAULT_MAX_FRAMES
-    max_pixels: ClassVar[int] = DEFAULT_MAX_PIXELS
-
-    def _set_sampling(self, fps: float | None, max_frames: int | None, max_pixels: int | None) -> None:
-        # instance attributes shadow the class defaults only when given
-        if fps is not None:
-            self.preferred_fps = float(fps)
-        if max_frames is not None:
-            self.max_frames = int(max_frames)
-        if max_pixels is not None:
-            self.max_pixels = int(max_pixels)
-        self.sampling(60.0)  # validate now: a bad value fails at construction, not mid-run
+    Options = SamplingOptions
 
     def sampling(self, duration: float | None = None) -> SamplingSpec:
         """The frames this tool wants; identical for every default visual tool."""
-        return SamplingSpec(fps=self.preferred_fps, max_frames=self.max_frames, max_pixels=self.max_pixels)
-
-    def sampling_settings(self) -> dict:
-        return {"fps": self.preferred_fps, "max_frames": self.max_frames, "max_pixels": self.max_pixels}
+        return self.options.spec()
 
     @staticmethod
     def _frames(source: PerceptionInput):

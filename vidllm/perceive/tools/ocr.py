@@ -23,59 +23,47 @@ import logging
 import re
 
 import numpy as np
+from pydantic import Field
 
 from vidllm import weights
-from vidllm.errors import SpecError
 from vidllm.perceive.base import Observation, PerceptionInput
-from vidllm.perceive.tools.common import VisualTool, frame_spans, grey, thin, thumbnails
+from vidllm.perceive.tools.common import SamplingOptions, VisualTool, frame_spans, grey, thin, thumbnails
 
 log = logging.getLogger(__name__)
 
 
-class OcrTool(VisualTool):
-    """On-screen text with spans.
+class OcrOptions(SamplingOptions):
+    min_interval: float = Field(1.0, ge=0, description="Seconds between regularly read frames.")
+    min_score: float = Field(0.6, ge=0, le=1, description="Recognition confidence to keep a line.")
+    similarity: float = Field(0.8, ge=0, le=1, description="How alike two readings must be (0-1) to "
+                                                         "count as the same line.")
+    change_threshold: float = Field(0.002, ge=0, le=1, description="Share of a frame's pixels that must "
+                                                                 "change for it to be read again.")
+    max_side: int = Field(960, ge=32, description="Longest side given to the detector (frames are shrunk "
+                                                  "to it, never enlarged).")
+    max_gap: float = Field(1.0, ge=0, description="Seconds a line may be missing and still continue its "
+                                                  "span (one unread flicker).")
+    threads: int = Field(1, ge=1, exclude=True, description="ONNX Runtime threads per session.")
 
-    Options: ``min_interval`` seconds between regularly read frames (default 1.0);
-    ``min_score`` recognition confidence to keep a line (0.6); ``similarity`` (0-1) for two
-    readings to count as the same line (0.8); ``change_threshold``: the fraction of a frame's
-    pixels that must change for it to be read again (0.002); ``max_side`` longest side given to
-    the detector (frames are shrunk to it, never enlarged); ``max_gap`` seconds a line may be
-    missing and still continue its span (one unread flicker); ``threads`` for ONNX Runtime.
-    Sampling: ``fps``, ``max_frames``, ``max_pixels`` (shared with the other visual tools).
-    """
+
+class OcrTool(VisualTool):
+    """On-screen text with spans; settings in ``OcrOptions``."""
 
     name = "ocr"
     kinds = ("ocr",)
     requires = ("rapidocr-onnxruntime",)
     version = "1"
+    Options = OcrOptions
 
-    def __init__(self, *, min_interval: float = 1.0, min_score: float = 0.6, similarity: float = 0.8,
-                 change_threshold: float = 0.002, max_side: int = 960, max_gap: float = 1.0, threads: int = 1,
-                 fps: float | None = None, max_frames: int | None = None, max_pixels: int | None = None):
-        if min_interval < 0 or max_gap < 0:
-            raise SpecError(f"min_interval and max_gap must be >= 0 seconds, got {min_interval}, {max_gap}")
-        for label, value in (("min_score", min_score), ("similarity", similarity),
-                             ("change_threshold", change_threshold)):
-            if not 0 <= value <= 1:
-                raise SpecError(f"{label} must be between 0 and 1, got {value}")
-        if max_side < 32 or threads < 1:
-            raise SpecError(f"max_side must be >= 32 and threads >= 1, got {max_side}, {threads}")
-        self.min_interval, self.min_score, self.similarity = min_interval, min_score, similarity
-        self.change_threshold, self.max_side, self.max_gap, self.threads = change_threshold, max_side, max_gap, threads
-        self._set_sampling(fps, max_frames, max_pixels)
+    def __init__(self, **options):
+        super().__init__(**options)
         self.reads = 0  # OCR passes in the last run (for logs and benchmarks)
 
     def check_available(self) -> None:
         weights.require("rapidocr-onnxruntime", "rapidocr_onnxruntime", purpose="the ocr tool")
 
-    def manifest(self) -> dict:
-        return {
-            "name": self.name, "version": self.version,
-            "settings": {"min_interval": self.min_interval, "min_score": self.min_score,
-                         "similarity": self.similarity, "change_threshold": self.change_threshold,
-                         "max_side": self.max_side, "max_gap": self.max_gap, **self.sampling_settings()},
-            "weights": weights.manifest("pp-ocrv4"),
-        }
+    def weights_model(self) -> str:
+        return "pp-ocrv4"
 
     def run(self, source: PerceptionInput) -> list[Observation]:
         frames = self._frames(source)

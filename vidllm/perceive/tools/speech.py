@@ -22,52 +22,54 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from vidllm import weights
 from vidllm.errors import SpecError
 from vidllm.perceive.base import Observation, PerceptionInput, PerceptionTool
+from vidllm.perceive.options import ToolOptions
 
 log = logging.getLogger(__name__)
 
 MODELS = {"tiny.en": "whisper-tiny.en", "base": "whisper-base"}
-COMPUTE_TYPES = ("int8", "int8_float32", "float32")
+
+
+class SpeechOptions(ToolOptions):
+    model: Literal["tiny.en", "base"] = Field("tiny.en", description="tiny.en (English only, fast) or "
+                                                                     "base (multilingual).")
+    language: str | None = Field(None, description='Spoken language; None: "en" for tiny.en, detected '
+                                                   "for base.")
+    beam_size: int = Field(5, ge=1, description="Beam width of the decoder.")
+    word_timestamps: bool = Field(True, description="Times of every word in the payload.")
+    vad: bool = Field(False, description="Skip silence with Silero VAD first.")
+    compute_type: Literal["int8", "int8_float32", "float32"] = Field("int8", description="CTranslate2 "
+                                                                                         "compute type.")
+    min_confidence: float = Field(0.3, ge=0, lt=1, description="Drop segments whose mean token "
+                                                               "probability is below this.")
+    max_no_speech: float = Field(0.6, gt=0, le=1, description="Drop segments Whisper thinks are not "
+                                                              "speech above this probability.")
+    cpu_threads: int = Field(2, ge=1, exclude=True, description="CTranslate2 threads for this model.")
+
+    @model_validator(mode="after")
+    def _english_model_speaks_english(self):
+        if self.model.endswith(".en") and self.language not in (None, "en"):
+            raise SpecError(f"{self.model} understands English only, got language={self.language!r}; "
+                            "use model='base'")
+        return self
 
 
 class SpeechTool(PerceptionTool):
-    """Speech to text with times.
-
-    Options: ``model`` "tiny.en" (default) or "base"; ``language`` (None: "en" for tiny.en,
-    detected for base); ``beam_size`` (5); ``word_timestamps`` (True); ``vad`` (False: skip
-    silence with Silero VAD first); ``compute_type`` ("int8"); ``cpu_threads`` (2);
-    ``min_confidence``: drop segments whose mean token probability is below it (0.3);
-    ``max_no_speech``: drop segments Whisper thinks are not speech above this (0.6). It reads
-    audio, not frames: its ``sampling()`` is None.
-    """
+    """Speech to text with times; settings in ``SpeechOptions``. It reads audio, not frames:
+    its ``sampling()`` is None."""
 
     name = "speech"
     kinds = ("speech",)
     requires = ("faster-whisper",)
     version = "1"
-
-    def __init__(self, *, model: str = "tiny.en", language: str | None = None, beam_size: int = 5,
-                 word_timestamps: bool = True, vad: bool = False, compute_type: str = "int8",
-                 cpu_threads: int = 2, min_confidence: float = 0.3, max_no_speech: float = 0.6):
-        if model not in MODELS:
-            raise SpecError(f"speech model must be one of {', '.join(MODELS)}, got {model!r}")
-        if model.endswith(".en") and language not in (None, "en"):
-            raise SpecError(f"{model} understands English only, got language={language!r}; use model='base'")
-        if compute_type not in COMPUTE_TYPES:
-            raise SpecError(f"compute_type must be one of {', '.join(COMPUTE_TYPES)}, got {compute_type!r}")
-        if beam_size < 1 or cpu_threads < 1:
-            raise SpecError(f"beam_size and cpu_threads must be >= 1, got {beam_size}, {cpu_threads}")
-        if not 0 <= min_confidence < 1 or not 0 < max_no_speech <= 1:
-            raise SpecError(f"min_confidence must be in [0, 1) and max_no_speech in (0, 1], "
-                            f"got {min_confidence}, {max_no_speech}")
-        self.model, self.language, self.beam_size = model, language, beam_size
-        self.word_timestamps, self.vad, self.compute_type = word_timestamps, vad, compute_type
-        self.cpu_threads, self.min_confidence, self.max_no_speech = cpu_threads, min_confidence, max_no_speech
+    Options = SpeechOptions
 
     def sampling(self, duration: float | None = None):
         return None
@@ -76,15 +78,8 @@ class SpeechTool(PerceptionTool):
         weights.require("faster-whisper", "faster_whisper", purpose="the speech tool")
         weights.locate(MODELS[self.model])
 
-    def manifest(self) -> dict:
-        return {
-            "name": self.name, "version": self.version,
-            "settings": {"model": self.model, "language": self.language, "beam_size": self.beam_size,
-                         "word_timestamps": self.word_timestamps, "vad": self.vad,
-                         "compute_type": self.compute_type, "min_confidence": self.min_confidence,
-                         "max_no_speech": self.max_no_speech},
-            "weights": weights.manifest(MODELS[self.model]),
-        }
+    def weights_model(self) -> str:
+        return MODELS[self.model]
 
     def run(self, source: PerceptionInput) -> list[Observation]:
         if not source.has_audio:

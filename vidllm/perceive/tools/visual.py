@@ -29,11 +29,12 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from vidllm.errors import SpecError
 from vidllm.perceive.base import Observation, PerceptionInput
 from vidllm.perceive.tools import imageops
-from vidllm.perceive.tools.common import VisualTool, frame_spans, grey, runs, thumbnails
+from vidllm.perceive.tools.common import SamplingOptions, VisualTool, frame_spans, grey, runs, thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -41,45 +42,42 @@ MOTION_LEVELS = ((0.01, "still"), (0.05, "slight movement"), (0.2, "movement"), 
 MIN_BACKGROUND_FRAMES = 5  # fewer frames give a median background that still holds the moving thing
 
 
-class VisualSummaryTool(VisualTool):
-    """Shot boundaries, motion energy, dominant colours and moving-region tracks.
+def _share(default: float, description: str):
+    return Field(default, gt=0, le=1, description=description)
 
-    Options: ``cut_threshold`` (0.25), ``cut_correlation`` (0.12), ``hard_cut`` (0.6);
-    ``colour_share`` (0.15); ``min_travel``: fraction of the picture's width/height a region
-    must cross to be reported (0.15); ``min_area`` / ``max_area``: a moving region's size as a
-    fraction of the picture (0.002 / 0.25); ``min_points``: frames a track must be seen in (3);
-    ``max_tracks`` per shot (3); ``thumb_width`` (160; the correlation threshold assumes
-    about this size). Sampling: ``fps``,
-    ``max_frames``, ``max_pixels`` (shared with the other visual tools).
-    """
+
+class VisualOptions(SamplingOptions):
+    cut_threshold: float = _share(0.25, "Colour-histogram change (half the L1 distance) above which a "
+                                        "change of layout makes a cut.")
+    cut_correlation: float = _share(0.12, "Phase-correlation peak below which the picture cannot be "
+                                          "matched to the previous one by a shift.")
+    hard_cut: float = _share(0.6, "Colour-histogram change that is a cut whatever the layout.")
+    colour_share: float = _share(0.15, "Share of the picture a colour must cover to be named.")
+    min_travel: float = _share(0.15, "Fraction of the picture's width/height a region must cross to "
+                                     "be reported.")
+    min_area: float = _share(0.002, "Smallest moving region, as a fraction of the picture.")
+    max_area: float = _share(0.25, "Largest moving region, as a fraction of the picture.")
+    min_points: int = Field(3, ge=2, description="Frames a track must be seen in.")
+    max_tracks: int = Field(3, ge=0, description="Tracks reported per shot, the best supported first.")
+    thumb_width: int = Field(160, ge=16, description="Width the frames are shrunk to (the correlation "
+                                                     "threshold assumes about this size).")
+
+    @model_validator(mode="after")
+    def _areas_in_order(self):
+        if self.min_area >= self.max_area:
+            raise SpecError(f"need min_area < max_area, got {self.min_area}, {self.max_area}")
+        return self
+
+
+class VisualSummaryTool(VisualTool):
+    """Shot boundaries, motion energy, dominant colours and moving-region tracks; settings in
+    ``VisualOptions``."""
 
     name = "visual"
     kinds = ("shot", "motion", "colour", "track")
     requires = ()
     version = "2"  # 2: track text "moves right (from ... to ...)"
-
-    def __init__(self, *, cut_threshold: float = 0.25, cut_correlation: float = 0.12, hard_cut: float = 0.6,
-                 colour_share: float = 0.15, min_travel: float = 0.15, min_area: float = 0.002,
-                 max_area: float = 0.25, min_points: int = 3, max_tracks: int = 3, thumb_width: int = 160,
-                 fps: float | None = None, max_frames: int | None = None, max_pixels: int | None = None):
-        for label, value in (("cut_threshold", cut_threshold), ("cut_correlation", cut_correlation),
-                             ("hard_cut", hard_cut), ("colour_share", colour_share),
-                             ("min_travel", min_travel), ("min_area", min_area), ("max_area", max_area)):
-            if not 0 < value <= 1:
-                raise SpecError(f"{label} must be in (0, 1], got {value}")
-        if min_area >= max_area or min_points < 2 or max_tracks < 0 or thumb_width < 16:
-            raise SpecError(f"need min_area < max_area, min_points >= 2, max_tracks >= 0 and thumb_width >= 16, "
-                            f"got {min_area}, {max_area}, {min_points}, {max_tracks}, {thumb_width}")
-        self.cut_threshold, self.cut_correlation, self.hard_cut = cut_threshold, cut_correlation, hard_cut
-        self.colour_share, self.min_travel, self.max_tracks = colour_share, min_travel, max_tracks
-        self.min_area, self.max_area, self.min_points, self.thumb_width = min_area, max_area, min_points, thumb_width
-        self._set_sampling(fps, max_frames, max_pixels)
-
-    def manifest(self) -> dict:
-        settings = {k: getattr(self, k) for k in ("cut_threshold", "cut_correlation", "hard_cut", "colour_share",
-                                                  "min_travel", "min_area", "max_area", "min_points", "max_tracks",
-                                                  "thumb_width")}
-        return {"name": self.name, "version": self.version, "settings": {**settings, **self.sampling_settings()}}
+    Options = VisualOptions
 
     def run(self, source: PerceptionInput) -> list[Observation]:
         frames = self._frames(source)

@@ -15,6 +15,8 @@ import re
 from vidllm.errors import SpecError
 
 LETTERS = "ABCDEFGHIJ"
+# The line every multiple-choice prompt ends with (``Request.ask`` writes it).
+CHOICE_INSTRUCTION = "Answer with the option's letter."
 # "A. text", "A) text", "(A) text", "A: text" at the start of a line or after a space
 _OPTION = re.compile(r"(?:^|\s)\(?([A-J])[\.\):]\s+")
 
