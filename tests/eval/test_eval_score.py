@@ -11,10 +11,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from vidllm.cli.eval import eval_command, score_command
 from vidllm.errors import PredictionFormatError
-from vidllm.eval.cli import eval_command, score_command
 from vidllm.eval.grading import grade
-from vidllm.eval.score import read_predictions
+from vidllm.eval.result_files import read_predictions
 
 
 def scores(path, bench=None, **kw):

@@ -51,3 +51,17 @@ def test_unusable_models_are_one_line(model, words, bikes):
     assert result.returncode == 2, result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@tiny_vlms.needs_transformers
+def test_sampling_flags_reach_a_frame_reading_model(tmp_path, bikes):
+    """--fps with --max-frames (and a range) is what the model receives, as the manifest shows."""
+    model = tiny_vlms.build("qwen2.5-vl", tmp_path / "qwen")
+    result = vidllm("ask", bikes, "What happens?", "--model", f"hf:{model}", "--fps", "2", "--max-frames", "6",
+                    "--start", "2", "--end", "8", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    video = json.loads(result.stdout)["manifest"]["videos"][0]
+    assert video["requested_spec"]["max_frames"] == 6 and video["frames"] == 6
+    assert all(2 <= t < 8 for t in video["timestamps"])
+    truth = sample_frames(bikes, SamplingSpec(fps=2, max_frames=6, start=2, end=8)).timestamps
+    np.testing.assert_allclose(video["timestamps"], truth)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import re
-
 import click
 
 from vidllm.cli.options import (
@@ -16,7 +13,6 @@ from vidllm.cli.options import (
     pop_sampling,
     sampling_options,
 )
-from vidllm.errors import OptionError
 
 
 class _EatAll(click.Option):
@@ -35,23 +31,6 @@ class _EatAll(click.Option):
             original(tuple(words), state)
 
         opt.process = process
-
-
-@contextlib.contextmanager
-def _flag_names(sampling: dict):
-    """Refusals of sampling settings name the flags as the user typed them."""
-    try:
-        yield
-    except OptionError as exc:
-        message = str(exc)
-        for field in sampling:
-            message = re.sub(rf"\b{field}\b", flag_name(field), message)
-        raise OptionError(message) from None
-
-
-def _check_timeline_sampling(cls, sampling: dict) -> None:
-    with _flag_names(sampling):
-        cls.check_sampling(sampling)
 
 
 def _tool_names(tools: str | None) -> tuple[str, ...] | None:
@@ -82,9 +61,10 @@ def ask(video, question, options, model, model_options, tools, threads, max_new_
         if value is not None:
             settings[name] = value
     sampling = pop_sampling(flags)
-    with ModelPool() as pool, _flag_names(sampling):
+    with ModelPool() as pool:
         answer = run_ask(video, question, options=list(options) if options else None, model=model,
-                         model_options=settings, sampling=sampling, pool=pool, max_new_tokens=max_new_tokens)
+                         model_options=settings, sampling=sampling, pool=pool, max_new_tokens=max_new_tokens,
+                         label=flag_name)
     if as_json:
         echo_json(answer.to_dict())
     else:
@@ -105,7 +85,7 @@ def describe(video, tools, as_json, progress, **flags):
     from vidllm.video.probe import check_path
 
     sampling = pop_sampling(flags)
-    _check_timeline_sampling(backend_class("timeline"), sampling)
+    backend_class("timeline").check_sampling(sampling, flag_name)
     check_path(video)
     timeline = analyze(video, make_tools(_tool_names(tools) or DEFAULT_TOOLS), progress=progress)
     if "start" in sampling or "end" in sampling:

@@ -7,6 +7,7 @@ and results.json labels the run as a baseline.
 
 ==================  ==========================================================================
 ``oracle:``         the ground truth, written the way the benchmark's prompt asks for it
+                    (each benchmark's ``oracle_answer``)
 ``first:``          option A for multiple choice; "Yes", "0", or nothing for the other kinds
 ``hash:``           an answer picked from the doc_id's hash (chance level, reproducible)
 ``echo:``           the prompt itself, back
@@ -14,126 +15,152 @@ and results.json labels the run as a baseline.
 ``sleep:S[:BASE]``  waits S seconds, then answers as BASE (default ``hash``); for testing runs
 ==================  ==========================================================================
 
+They live in the ``BASELINES`` registry, by scheme; another package adds one with
+``BASELINES.register("name", "package.module:Class")`` (a ``Baseline`` subclass).
+
 >>> p = make_baseline("first:")
 >>> p.name, p.baseline
 ('first:', True)
+>>> is_baseline("oracle:"), is_baseline("hf:Qwen/Qwen2.5-VL-3B-Instruct")
+(True, False)
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
 
 from vidllm.errors import ModelBackendUnavailableError
-from vidllm.eval import simulate
+from vidllm.eval.benchmarks import BENCHMARKS, Benchmark
 from vidllm.eval.types import EvalSample, Prediction
+from vidllm.registry import Registry
 
-SCHEMES = ("oracle", "first", "hash", "echo", "fixed", "sleep")
-
-
-def _fmt(t: float) -> str:
-    return f"{float(t):.1f}"
-
-
-def oracle_answer(sample: EvalSample) -> tuple[str, tuple[str, ...]]:
-    """(reply, follow-up replies) that state the ground truth in the benchmark's expected form."""
-    kind, target = sample.kind, sample.target
-    if sample.benchmark == "vau" and sample.task == "tag":
-        span = target or (-1.0, -1.0)
-        return f"<glue>[{_fmt(span[0])}, {_fmt(span[1])}]</glue>", ()
-    if kind == "choice":
-        return (target or ""), ()
-    if kind == "span":
-        return (f"The event happens in {_fmt(target[0])} - {_fmt(target[1])} seconds." if target else ""), ()
-    if kind == "spans":
-        return "The events happen in " + ", ".join(f"{_fmt(s)} - {_fmt(e)}" for s, e in target) + " seconds.", ()
-    if kind == "point":
-        spans = target[0] if target and isinstance(target[0][0], (list, tuple)) else target
-        s, e = spans[0]
-        return f"The highlight is at {_fmt((s + e) / 2)} seconds.", ()
-    if kind == "count":
-        return str(target), ()
-    if kind == "yesno":
-        return str(target), ()
-    if kind == "rating":
-        return (f"video: {round(target)}, because it matches the human ratings." if target is not None else ""), ()
-    if kind == "captions":
-        captions = sample.extra.get("g") or [""] * len(target)
-        return "\n".join(f"{_fmt(s)} - {_fmt(e)} seconds, {c}" for (s, e), c in zip(target, captions)), ()
-    if kind == "choice_span":
-        letter, span = target
-        return f"({letter}) The answer happens in {_fmt(span[0])} - {_fmt(span[1])} seconds.", ()
-    if kind == "operation":
-        solution = simulate.solve(sample.extra["kind"], {**sample.extra, "question": sample.question})
-        return (f"Final Answer: {solution}" if solution else ""), ()
-    if sample.benchmark == "videoreasonbench":
-        return f"Final Answer: {target}", ()
-    if sample.followups:
-        return str(target or ""), tuple(str(sample.extra.get("reasoning", "")) for _ in sample.followups)
-    return str(target or ""), ()
-
-
-def first_answer(sample: EvalSample) -> tuple[str, tuple[str, ...]]:
-    replies = {"choice": "A", "yesno": "Yes", "count": "0", "choice_span": "A"}
-    return replies.get(sample.kind, ""), tuple("" for _ in sample.followups)
-
-
-def hash_answer(sample: EvalSample) -> tuple[str, tuple[str, ...]]:
-    """A reproducible guess: the doc_id's hash picks the option, the yes/no or the count."""
-    h = int.from_bytes(hashlib.sha256(sample.doc_id.encode()).digest()[:4], "big")
-    turns = tuple("" for _ in sample.followups)
-    if sample.kind in ("choice", "choice_span") and sample.options:
-        return chr(ord("A") + h % len(sample.options)), turns
-    if sample.kind == "yesno":
-        return ("Yes", "No")[h % 2], turns
-    if sample.kind == "count":
-        return str(h % 5), turns
-    if sample.kind == "rating":
-        low, high = sample.extra.get("scale", (1, 5))
-        return f"video: {low + h % (high - low + 1)}", turns
-    if sample.kind == "span" and sample.time_range is None:
-        return f"The event happens in {h % 20} - {h % 20 + 5} seconds.", turns
-    return "", turns
+Answer = tuple[str, tuple[str, ...]]  # (reply, replies to the follow-ups)
 
 
 class Baseline:
-    """A named, deterministic answering strategy (see the module docs)."""
+    """A named, deterministic answering strategy; subclasses implement ``answer``.
+
+    ``uri`` is the whole predictor URI (``fixed:TEXT``); what follows the scheme configures it.
+    """
 
     baseline = True
+    max_workers = 64  # no model behind it: as many threads as the runner likes
 
-    def __init__(self, name: str, answer: Callable[[EvalSample], tuple[str, tuple[str, ...]]], delay: float = 0.0):
-        self.name = name
-        self._answer = answer
-        self.delay = delay
-        self.max_workers = 64
-        self.manifest = {"kind": "baseline", "delay_seconds": delay} if delay else {"kind": "baseline"}
+    def __init__(self, uri: str):
+        self.name = uri
+        self.argument = uri.partition(":")[2]
+        self.delay = 0.0
+
+    @property
+    def manifest(self) -> dict:
+        return {"kind": "baseline", "delay_seconds": self.delay} if self.delay else {"kind": "baseline"}
+
+    def answer(self, sample: EvalSample) -> Answer:
+        raise NotImplementedError
 
     def __call__(self, sample: EvalSample) -> Prediction:
         started = time.perf_counter()
         if self.delay:
             time.sleep(self.delay)
-        text, turns = self._answer(sample)
+        text, turns = self.answer(sample)
         return Prediction(text=text, turns=turns, model=self.name, baseline=True, seconds=time.perf_counter() - started)
+
+
+def _no_turns(sample: EvalSample) -> tuple[str, ...]:
+    return tuple("" for _ in sample.followups)
+
+
+class Oracle(Baseline):
+    """The ground truth, as the sample's benchmark writes a perfect answer (``oracle_answer``)."""
+
+    def __init__(self, uri: str):
+        super().__init__(uri)
+        self._benchmarks: dict[str, Benchmark] = {}  # scorers only (no folder), one per benchmark
+
+    def answer(self, sample: EvalSample) -> Answer:
+        bench = self._benchmarks.get(sample.benchmark)
+        if bench is None:
+            bench = self._benchmarks[sample.benchmark] = BENCHMARKS.get(sample.benchmark)()
+        return bench.oracle_answer(sample)
+
+
+class First(Baseline):
+    def answer(self, sample: EvalSample) -> Answer:
+        replies = {"choice": "A", "yesno": "Yes", "count": "0", "choice_span": "A"}
+        return replies.get(sample.kind, ""), _no_turns(sample)
+
+
+class Hash(Baseline):
+    """A reproducible guess: the doc_id's hash picks the option, the yes/no or the count."""
+
+    def answer(self, sample: EvalSample) -> Answer:
+        h = int.from_bytes(hashlib.sha256(sample.doc_id.encode()).digest()[:4], "big")
+        turns = _no_turns(sample)
+        if sample.kind in ("choice", "choice_span") and sample.options:
+            return chr(ord("A") + h % len(sample.options)), turns
+        if sample.kind == "yesno":
+            return ("Yes", "No")[h % 2], turns
+        if sample.kind == "count":
+            return str(h % 5), turns
+        if sample.kind == "rating":
+            low, high = sample.extra.get("scale", (1, 5))
+            return f"video: {low + h % (high - low + 1)}", turns
+        if sample.kind == "span" and sample.time_range is None:
+            return f"The event happens in {h % 20} - {h % 20 + 5} seconds.", turns
+        return "", turns
+
+
+class Echo(Baseline):
+    def answer(self, sample: EvalSample) -> Answer:
+        return sample.prompt, tuple(sample.followups)
+
+
+class Fixed(Baseline):
+    def answer(self, sample: EvalSample) -> Answer:
+        return self.argument, tuple(self.argument for _ in sample.followups)
+
+
+class Sleep(Baseline):
+    """``sleep:S[:BASE]``: BASE's answers (default ``hash``), each after S seconds."""
+
+    def __init__(self, uri: str):
+        super().__init__(uri)
+        seconds, _, inner = self.argument.partition(":")
+        try:
+            self.delay = float(seconds)
+        except ValueError:
+            raise ModelBackendUnavailableError(f"sleep: wants seconds, as in sleep:0.2 or sleep:0.2:oracle, got {uri!r}") from None
+        self.inner = make_baseline(inner if ":" in inner else f"{inner or 'hash'}:")
+
+    def answer(self, sample: EvalSample) -> Answer:
+        return self.inner.answer(sample)
+
+
+BASELINES: Registry[Baseline] = Registry("baseline predictor", Baseline)
+for _scheme, _target in {
+    "oracle": "vidllm.eval.predictors:Oracle",
+    "first": "vidllm.eval.predictors:First",
+    "hash": "vidllm.eval.predictors:Hash",
+    "echo": "vidllm.eval.predictors:Echo",
+    "fixed": "vidllm.eval.predictors:Fixed",
+    "sleep": "vidllm.eval.predictors:Sleep",
+}.items():
+    BASELINES.register(_scheme, _target)
+
+
+def is_baseline(uri: str) -> bool:
+    """Whether ``uri`` names a baseline predictor (its scheme is in ``BASELINES``)."""
+    return uri.partition(":")[0] in BASELINES
 
 
 def make_baseline(uri: str) -> Baseline:
     """The baseline predictor named by ``uri`` (``oracle:``, ``first:``, ``sleep:0.2``, ...)."""
-    scheme, _, rest = uri.partition(":")
-    simple = {"oracle": oracle_answer, "first": first_answer, "hash": hash_answer,
-              "echo": lambda s: (s.prompt, tuple(s.followups))}
-    if scheme in simple:
-        return Baseline(uri, simple[scheme])
-    if scheme == "fixed":
-        return Baseline(uri, lambda s: (rest, tuple(rest for _ in s.followups)))
-    if scheme == "sleep":
-        seconds, _, inner = rest.partition(":")
-        try:
-            delay = float(seconds)
-        except ValueError:
-            raise ModelBackendUnavailableError(f"sleep: wants seconds, as in sleep:0.2 or sleep:0.2:oracle, got {uri!r}") from None
-        base = make_baseline(inner if ":" in inner else f"{inner or 'hash'}:")
-        return Baseline(uri, base._answer, delay=delay)
-    raise ModelBackendUnavailableError(
-        f"{uri!r} is not a baseline predictor; baselines are: " + ", ".join(f"{s}:" for s in SCHEMES)
-    )
+    if not is_baseline(uri):
+        raise ModelBackendUnavailableError(
+            f"{uri!r} is not a baseline predictor; baselines are: " + ", ".join(f"{s}:" for s in BASELINES.names())
+        )
+    return BASELINES.get(uri.partition(":")[0])(uri)
+
+
+__all__ = ["BASELINES", "Baseline", "is_baseline", "make_baseline"]

@@ -286,4 +286,3 @@ def _manifest(results) -> str:
 
 
 __all__ = ["build_results", "sample_lines", "write_outputs", "render_html", "task_score"]
-

@@ -193,4 +193,3 @@ def _predict_one(predict, sample: EvalSample) -> Prediction:
     if not isinstance(prediction, Prediction):
         raise TypeError(f"the predictor returned {type(prediction).__name__} for {sample.doc_id}, expected Prediction")
     return prediction
-

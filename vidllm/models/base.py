@@ -188,15 +188,16 @@ class Backend(abc.ABC):
         return 1
 
     @classmethod
-    def check_sampling(cls, fields) -> None:
-        """Refuse sampling fields this backend cannot honour, with the reason."""
+    def check_sampling(cls, fields, label=str) -> None:
+        """Refuse sampling fields this backend cannot honour, with the reason; ``label`` names a
+        field as the caller's user knows it (``max_frames`` -> ``--max-frames``)."""
         if cls.sampling_fields is None:
             return
         refused = sorted(set(fields) - cls.sampling_fields)
         if refused:
-            allowed = ", ".join(sorted(cls.sampling_fields)) or "none"
+            allowed = ", ".join(label(f) for f in sorted(cls.sampling_fields)) or "none"
             raise OptionError(
-                f"the {cls.scheme} model cannot honour sampling setting(s) {', '.join(refused)}: "
+                f"the {cls.scheme} model cannot honour sampling setting(s) {', '.join(map(label, refused))}: "
                 f"{cls.sampling_note or 'it chooses its own frames'} (it honours: {allowed})")
 
     #: why ``sampling_fields`` is limited, for the refusal message

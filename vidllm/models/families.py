@@ -32,8 +32,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vidllm.budget import PROFILES, ModelProfile
-from vidllm.registry import Registry
 from vidllm.models.base import time_note
+from vidllm.registry import Registry
 
 log = logging.getLogger(__name__)
 

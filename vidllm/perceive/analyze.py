@@ -12,10 +12,12 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Mapping
 
 from tqdm.auto import tqdm
 
 import vidllm.perceive.tools  # noqa: F401  (registers the built-in tools)
+from vidllm.errors import OptionError
 from vidllm.perceive.base import TOOLS, PerceptionInput, PerceptionTool
 from vidllm.perceive.store import ObservationStore
 from vidllm.perceive.timeline import Timeline
@@ -43,11 +45,38 @@ def config_key(tool: PerceptionTool, spec: SamplingSpec | None) -> str:
 
 
 def make_tools(names=DEFAULT_TOOLS, options: dict[str, dict] | None = None) -> list[PerceptionTool]:
-    options = options or {}
-    tools = [TOOLS.get(name)(**options.get(name, {})) for name in names]
+    """The tools ``names``, each built with its entry of ``options`` (``{"ocr": {"min_interval":
+    2.0}}``) and checked for its packages; no model is loaded until a tool runs.
+
+    An unknown tool is a ``RegistryError``, an unknown or malformed option an ``OptionError``,
+    a value out of bounds a ``SpecError``: each one line naming it and what is allowed.
+
+    >>> [tool.name for tool in make_tools(["visual"], {"visual": {"max_tracks": 1}})]
+    ['visual']
+    >>> make_tools(["visual"], {"visual": {"max_track": 1}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    vidllm.errors.OptionError: perception tool 'visual' has no option 'max_track' - did you mean max_tracks, max_frames? (options: colour_share, ..., thumb_width)
+    """
+    names = list(names)
+    options = dict(options or {})
+    for name in options:
+        if name not in names:
+            TOOLS.get(name)  # an unknown name: RegistryError with the known ones
+            raise OptionError(f"options given for perception tool {name!r}, which is not among the chosen "
+                              f"tools ({', '.join(names) or 'none'})")
+    tools = [TOOLS.get(name)(**_options_of(name, options)) for name in names]
     for tool in tools:
         tool.check_available()
     return tools
+
+
+def _options_of(name: str, options: dict) -> dict:
+    given = options.get(name) or {}
+    if not isinstance(given, Mapping):
+        raise OptionError(f"options of perception tool {name!r} must be a mapping of names to values, "
+                          f"got {type(given).__name__}")
+    return dict(given)
 
 
 def analyze(path, tools: list[PerceptionTool] | None = None, *, store: ObservationStore | None = None,

@@ -54,11 +54,13 @@ def shared_pool() -> ModelPool:
 
 def ask(video, question: str, *, options: list[str] | None = None, model: str | None = None,
         model_options: dict | None = None, sampling: dict | None = None, pool: ModelPool | None = None,
-        max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0, budget: int | None = None) -> Answer:
+        max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0, budget: int | None = None,
+        label=str) -> Answer:
     """Answer ``question`` about ``video`` with ``model`` (default: ``default_model()``).
 
     ``sampling`` holds the ``SamplingSpec`` fields the caller chose (the rest take the
-    defaults); a field the model cannot honour is refused, never silently dropped.
+    defaults); a field the model cannot honour is refused, never silently dropped (``label``
+    names fields in that message as the caller's user knows them).
     ``model_options`` are the backend's options (``vidllm models --options``).
     """
     began = time.perf_counter()
@@ -69,7 +71,7 @@ def ask(video, question: str, *, options: list[str] | None = None, model: str | 
         question, pairs = split_options(question)
     uri = model or default_model()
     sampling = dict(sampling or {})
-    backend_class(parse_uri(uri)[0]).check_sampling(sampling)  # before anything loads
+    backend_class(parse_uri(uri)[0]).check_sampling(sampling, label)  # before anything loads
     spec = SamplingSpec.from_fields(sampling)
     backend = (pool or shared_pool()).get(uri, **(model_options or {}))
     request = Request.ask(str(video), question, spec=spec, budget=budget,

@@ -208,7 +208,6 @@ class Benchmark:
         overall["score"] = overall[self.overall]
         return {"overall": overall, "tasks": table["tasks"], "primary": "acc", "headline": f"accuracy ({self.overall})"}
 
-
     # ------------------------------------------------------------------ result files and oracle
 
     def read_results(self, path: Path, quirks: Counter, *, data: Path | None = None,
@@ -264,8 +263,6 @@ def kind_answer(sample: EvalSample) -> tuple[str, tuple[str, ...]]:
 def reply(text: Any, turns: Sequence[str] = ()) -> Prediction:
     """The ``Prediction`` of a reply read from a result file (None: no reply, "")."""
     return Prediction(text="" if text is None else str(text), turns=tuple(turns))
-
-
 
 
 def span_scores(rows: Iterable[Graded], thresholds=(0.3, 0.5, 0.7), total: int | None = None) -> dict:

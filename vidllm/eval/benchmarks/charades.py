@@ -116,7 +116,6 @@ _CH_CLOCK = re.compile(r"\b(\d{1,2}:\d{2}:\d{2})\b")
 _CH_FALLBACK = re.compile(r"(\d+(?:\.\d+)?)\s*s?\s*[–-]\s*(\d+(?:\.\d+)?)\s*s?")
 
 
-
 def charades_extract_time(paragraph: str) -> list[list[float]]:
     """``extract_time`` of the Charades-STA scorer: at most one [start, end], [] when none.
 
@@ -155,4 +154,3 @@ def charades_extract_time(paragraph: str) -> list[list[float]]:
                 break
     results = [[a, b] if b > a else [b, a] for a, b in timestamps]
     return results[:1]
-

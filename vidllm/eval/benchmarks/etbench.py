@@ -29,8 +29,18 @@ from pathlib import Path
 
 from vidllm.errors import PredictionFormatError
 from vidllm.eval import metrics as M
-from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, kind_answer, reply, seconds
-from vidllm.eval.benchmarks.etbench_official import etbench_choice_official, etbench_dvc_format, etbench_tvg_format
+from vidllm.eval.benchmarks.base import (
+    Benchmark,
+    ScoredPairs,
+    kind_answer,
+    reply,
+    seconds,
+)
+from vidllm.eval.benchmarks.etbench_official import (
+    etbench_choice_official,
+    etbench_dvc_format,
+    etbench_tvg_format,
+)
 from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.parsers import robust
 from vidllm.eval.types import EvalSample, Prediction
@@ -184,7 +194,6 @@ class ETBench(Benchmark):
         overall = {**merged, "score": M.mean(merged.values())}
         return {"overall": overall, "tasks": tasks, "sources": {f"{t}/{s}": v for (t, s), v in per_source.items()},
                 "primary": "score", "headline": "mean of the merged scores (Acc ref, F1 gnd, F1/Sim cap, Rec com)"}
-
 
     # ---------------------------------------------------------------- result files and oracle
 

@@ -21,7 +21,6 @@ _ET_RANGE = re.compile(r"(\d+\.*\d*)\s*-\s*(\d+\.*\d*)")
 _ET_TO = re.compile(r"(\d+\.*\d*)\s* to \s*(\d+\.*\d*)")
 
 
-
 def etbench_tvg_format(ans: str) -> list[list[float]] | None:
     """E.T. Bench's ``tvg_format``: all "a - b" pairs of the whole reply, else "a to b" pairs,
     else the first number of each sentence holding a keyword, paired up; None when nothing.
@@ -137,7 +136,6 @@ def etbench_dvc_format(caption: str) -> tuple[list[list[float]] | None, list[str
     return [[min(t), max(t)] for t in timestamps], sents
 
 
-
 def etbench_choice_official(
     text: str, options: tuple, n_options: int, similarity: Callable[[str, str], float] | None, *, rvq: bool = True
 ) -> tuple[int | None, str]:
@@ -174,4 +172,3 @@ def etbench_choice_official(
         if score > best_score:
             best, best_score = i, score
     return best, "closest option by sentence similarity"
-

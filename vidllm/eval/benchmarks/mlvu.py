@@ -36,7 +36,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vidllm.errors import PredictionFormatError
-from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, letter_options, official_gt, official_gt_counted, reply
+from vidllm.eval.benchmarks.base import (
+    Benchmark,
+    ScoredPairs,
+    letter_options,
+    official_gt,
+    official_gt_counted,
+    reply,
+)
 from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.judge import prompt_block
 from vidllm.eval.metrics import accuracy_table, mean
@@ -225,7 +232,6 @@ def mlvu_official(sample: EvalSample, text: str) -> Parsed:
     gt = sample.extra.get("official_gt") or f"({sample.target}) "
     gt_option = gt[gt.index("(") + 1 : gt.index(")")]
     return Parsed(pred, correct=pred == gt_option)
-
 
 
 # -------------------------------------------------------------------------- judge

@@ -192,4 +192,3 @@ def ovo_official(sample: EvalSample, text: str | None) -> Parsed:
     if (text == "N" and sample.target == "No") or (text == "Y" and sample.target == "Yes"):
         return Parsed(sample.target, correct=True)
     return Parsed(sample.target if sample.target in text else None, correct=sample.target in text)
-

@@ -38,8 +38,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vidllm.errors import PredictionFormatError
-from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, kind_answer, reply, seconds, span_scores
-from vidllm.eval.grading import GradeContext, Graded
+from vidllm.eval.benchmarks.base import (
+    Benchmark,
+    ScoredPairs,
+    kind_answer,
+    reply,
+    seconds,
+    span_scores,
+)
 from vidllm.eval.benchmarks.vau_official import (
     VAU_KEYS,
     vau_parse_glue,
@@ -48,6 +54,7 @@ from vidllm.eval.benchmarks.vau_official import (
     vau_scores_official,
     vau_scores_robust,
 )
+from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.metrics import accuracy_table, iou, mean
 from vidllm.eval.types import EvalSample, Parsed, Prediction
 

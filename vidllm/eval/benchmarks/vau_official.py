@@ -47,7 +47,6 @@ def vau_qa_official(sample: EvalSample, text: str) -> Parsed:
     return Parsed(letter, correct=letter.lower() == raw.lower())
 
 
-
 # official temporal grounding (GVCLab/VAU-R1 src/evaluation/evaluation_tag.py)
 
 
@@ -78,7 +77,6 @@ def vau_parse_glue(response: str) -> tuple[float, float]:
     if ":" in start and ":" in end:
         return _vau_time_to_seconds(start), _vau_time_to_seconds(end)
     return float(start), float(end)
-
 
 
 # -------------------------------------------------------------------------- judge
@@ -154,4 +152,3 @@ def vau_scores_robust(text: str) -> dict | None:
         if isinstance(data, dict) and any(k in data for k in VAU_KEYS):
             return {k: float(data[k]) for k in VAU_KEYS if isinstance(data.get(k), (int, float))}
     return None
-

@@ -18,11 +18,17 @@ examples, are not reproduced: the prompt states the dimension and its scale.
 Data quirks counted: human scores of 0 (outside every scale: a missing rating, left out of the
 mean), videos whose path names a folder other than the dimension's ("overall_consistency/..."
 for the README's "video-text consistency/").
+
+>>> s = EvalSample(doc_id="d", benchmark="videobench", task="color", video="v.mp4", video_path="", question="?",
+...                target=3.0, kind="rating", prompt="?", extra={"scale": [1, 5]})
+>>> videobench_official(s, "Analysis: 3 frames are blurry ... video: 5").value   # the first number after a colon
+3.0
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +36,7 @@ from pathlib import Path
 from vidllm.eval.benchmarks.base import Benchmark
 from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.metrics import mean, spearman
-from vidllm.eval.types import EvalSample, Prediction
+from vidllm.eval.types import EvalSample, Parsed, Prediction
 
 #: human annotation file stem -> (dimension name in VideoBench_full.json, rating scale)
 DIMENSIONS = {
@@ -106,6 +112,9 @@ class VideoBench(Benchmark):
                     )
         self.counts["models"] = len(models)
 
+    def official_parse(self, sample: EvalSample, text: str) -> Parsed:
+        return videobench_official(sample, text)
+
     def grade(self, sample: EvalSample, prediction: Prediction, mode: str, ctx: GradeContext) -> Graded:
         parsed = self.official_parse(sample, prediction.text) if mode == "official" else self.robust_parse(sample, prediction.text)
         counted = parsed.value is not None and sample.target is not None
@@ -130,3 +139,15 @@ class VideoBench(Benchmark):
                    "unreadable": sum(1 for g in graded.values() if not g.counted)}
         return {"overall": overall, "tasks": tasks, "primary": "spearman",
                 "headline": "mean over dimensions of Spearman correlation with the human mean scores"}
+
+
+def videobench_official(sample: EvalSample, text: str) -> Parsed:
+    """Video-Bench (Video-Bench/Video-Bench videobench/staticquality.py): the first integer after a
+    colon anywhere in the reply; none is an "Error" that the average leaves out.
+
+    Quirk: "Analysis: 3 frames are blurry ... video: 5" reads 3.
+    """
+    m = re.search(r":\s*(\d+)", text or "")
+    if not m:
+        return Parsed(None, answered=False, note="no ':<number>' in the reply")
+    return Parsed(float(int(m.group(1))))

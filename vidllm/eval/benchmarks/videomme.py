@@ -100,7 +100,6 @@ class VideoMME(Benchmark):
         return {"overall": overall, "tasks": durations["tasks"], "breakdown": breakdown, "primary": "acc",
                 "headline": "accuracy = correct / answered (official) or / all (robust)"}
 
-
     def read_results(self, path: Path, quirks: Counter, *, data=None, answers=None) -> ScoredPairs:
         pairs = []
         videos = read_json_lenient(path, quirks)
@@ -145,7 +144,6 @@ def videomme_official(sample: EvalSample, text: str) -> Parsed:
     if m is None:
         return Parsed("", answered=False, note="unanswered: no A-D")
     return Parsed(m.group(0))
-
 
 
 def _parquet_rows(path: Path) -> list[dict]:

@@ -9,26 +9,29 @@ Layout read::
 Official scoring (``eval_api.py``, ``utils/eval_utils.py``, ``utils/show_results.py``): the text
 after "Final Answer" is judged "Correct"/"Incorrect" by gpt-4o against the reference; for
 ``prediction_operation`` items (no reference) an LLM lists the proposed moves and they are
-simulated (``vidllm.eval.simulate``). Summary: overall and per-dimension accuracy, order/counting
+simulated (``videoreasonbench_sim``). Summary: overall and per-dimension accuracy, order/counting
 state merged into "infer_state". Without a judge, the official reading of judged items cannot be
 computed; the robust score then compares normalised answers item by item, and the move lists are
 read by a deterministic extractor.
+
+>>> vrb_final_answer_official("So... Final Answer: up, left"), vrb_final_answer_official("final answer: up")
+(': up, left', None)
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidllm.eval import judge as judging
-from vidllm.eval import simulate
+from vidllm.eval.benchmarks import videoreasonbench_sim as simulate
 from vidllm.eval.benchmarks.base import Benchmark
 from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.metrics import accuracy_table
-from vidllm.eval.parsers import clean_reply, vrb_final_answer_official
+from vidllm.eval.parsers import clean_reply
 from vidllm.eval.types import EvalSample, Prediction
 
 DIMS = ("order_operation", "counting_operation", "order_state", "counting_state", "comparison_state",
@@ -82,16 +85,16 @@ class VideoReasonBench(Benchmark):
                 return Graded(sample.doc_id, sample.task, mode, final, {}, False, "needs a judge model (--judge)")
             correct = same_answer(final, sample.target)
             return Graded(sample.doc_id, sample.task, mode, final, {"acc": float(correct)}, True, "deterministic match")
-        call = ctx.judge.call(judging.vrb_judge_prompt(sample.question, final, sample.target))
-        verdict = judging.vrb_verdict_official(call.reply) if official else judging.vrb_verdict_robust(call.reply)
+        call = ctx.judge.call(vrb_judge_prompt(sample.question, final, sample.target))
+        verdict = vrb_verdict_official(call.reply) if official else vrb_verdict_robust(call.reply)
         return Graded(sample.doc_id, sample.task, mode, final, {"acc": float(verdict)}, True, "", (call.key,))
 
     def _grade_operation(self, sample: EvalSample, final: str, mode: str, ctx: GradeContext) -> Graded:
         kind = sample.extra["kind"]
         calls: tuple[str, ...] = ()
         if ctx.judge is not None:
-            call = ctx.judge.call(judging.vrb_extract_prompt(kind, final))
-            moves, calls, how = judging.vrb_moves_from_judge(kind, call.reply), (call.key,), "moves listed by the judge"
+            call = ctx.judge.call(vrb_extract_prompt(kind, final))
+            moves, calls, how = vrb_moves_from_judge(kind, call.reply), (call.key,), "moves listed by the judge"
         else:
             moves, how = simulate.extract_moves(kind, final), "moves read by vidllm's extractor (official: an LLM)"
         item = {**sample.extra, "question": sample.question}
@@ -101,6 +104,14 @@ class VideoReasonBench(Benchmark):
             return Graded(sample.doc_id, sample.task, mode, None, {"acc": 0.0}, True, f"cannot simulate: {exc}", calls)
         value = moves if moves is not False else None
         return Graded(sample.doc_id, sample.task, mode, value, {"acc": float(ok)}, True, how, calls)
+
+    def oracle_answer(self, sample: EvalSample) -> tuple[str, tuple[str, ...]]:
+        """"Final Answer: " and the reference, or for ``prediction_operation`` items (no
+        reference) a move list found by search that the simulation accepts."""
+        if sample.kind == "operation":
+            solution = simulate.solve(sample.extra["kind"], {**sample.extra, "question": sample.question})
+            return (f"Final Answer: {solution}" if solution else ""), ()
+        return f"Final Answer: {sample.target}", ()
 
     def aggregate(self, samples, graded, mode: str) -> dict:
         by_id = {s.doc_id: s for s in samples}
@@ -137,3 +148,97 @@ def same_answer(reply: str, reference: str) -> bool:
     """Deterministic stand-in for the judge: the reply's items equal the reference's, in order
     (case, spacing, backticks, markdown and "1st:"-style ordinals ignored)."""
     return _items(reply) == _items(reference)
+
+
+# -------------------------------------------------------------------------- official reading
+
+
+def vrb_final_answer_official(text: str) -> str | None:
+    """VideoReasonBench (llyx97/video_reason_bench utils/eval_utils.py ``extract_final_answer``):
+    the text after "Final Answer" (case-sensitive; the colon stays in), None when absent."""
+    if not text:
+        return None
+    if "\u25c1/think\u25b7" in text:
+        text = text.split("\u25c1/think\u25b7")[1]
+    m = re.search(r"Final Answer\s*(.*?)\s*$", text, re.S)
+    return m.group(1) if m else None
+
+
+# -------------------------------------------------------------------------- judge
+# llyx97/video_reason_bench utils/eval_utils.py (judge gpt-4o-2024-11-20)
+
+
+def vrb_judge_prompt(question: str, response: str, ground_truth: str) -> str:
+    return (
+        "You will be given a question, a model response and a ground-truth answer. Your task is to determine whether the "
+        "model response is correct based on the ground-truth answer. The model response should contain all information in "
+        f"the ground-truth answer.\n\nQuestion: {question}\n\nModel Response: {response}\n\nGround-Truth Answer: {ground_truth}\n\n"
+        'Directly output "Correct" or "Incorrect":\n'
+    )
+
+
+def vrb_verdict_official(reply: str) -> bool:
+    """Only the exact reply "Correct" counts ("Correct." does not)."""
+    return reply == "Correct"
+
+
+def vrb_verdict_robust(reply: str) -> bool:
+    return bool(re.match(r"\W*correct\b", reply.strip(), re.I))
+
+
+_VRB_EXTRACT = {
+    "hrd": (
+        "You will be given a model-generated response describing a sequence of movements. Your task is to extract the movements "
+        "in the order they appear and return them as a list (e.g., ['left', 'up', 'down', 'right']).\n\n"
+        "Model Response: {response}\n\nExtracted Movements:\n"
+    ),
+    "cup": (
+        "You will be given a model-generated response describing a sequence of cup swaps. Each swap is represented as a pair of "
+        "coordinates—for example, (a1, b2)—indicating the two positions being swapped. \n\nYour task:\nExtract all coordinate "
+        "pairs from the response in the exact order they appear, and return them as a list of tuples.\n\nFormat your answer like "
+        "this:\n[('a1', 'b2'), ('c1', 'b1'), ('a3', 'b2')]\n\nModel Response:\n{response}\n\nExtracted Swaps:\n"
+    ),
+    "file_sys": (
+        "You will be given a model-generated response regarding a file operation command in Linux system.\n\nYour task:\n"
+        "Identify and extract only the actual command from the model response, removing any irrelevant or descriptive text.\n\n"
+        "Model Response:\n{response}\n\nExtracted Command:\n"
+    ),
+    "card": (
+        "You will be given a model-generated response describing a sequence of operations performed to cards. Each operation "
+        "either adds or removes a card from pile0 or pile1.\n\nYour task:\n- Extract all valid operations and return them as a list "
+        "of strings.\n\n- Each operation must involve either adding or removing a card to or from pile0 or pile1.\n\n- If no valid "
+        "operations are found, return an empty list ([]).\n\nFormat your answer like this:\n['add 6 of Hearts to pile0', 'remove King "
+        "of Clubs from pile0']\n\nModel Response:\n{response}\n\nExtracted Operations:\n"
+    ),
+    "chip": (
+        "You will be given a model-generated response describing a sequence of operations involving chips and cups. Each operation "
+        "either adds or removes a chip from cup0 or cup1.\n\nYour task:\n- Extract all valid operations and return them as a list of "
+        "strings.\n\n- Each operation must involve either adding or removing a chip to or from cup0 or cup1.\n\n- If no valid operations "
+        "are found, return an empty list ([]).\n\n\nFormat your answer like this:\n['add 20 to cup0', 'remove 50 cup0']\n\nModel Response:\n"
+        "{response}\n\nExtracted Operations:\n"
+    ),
+}
+
+_VRB_EXTRACT["grid"] = _VRB_EXTRACT["hrd"]
+
+
+def vrb_extract_prompt(kind: str, response: str) -> str:
+    return _VRB_EXTRACT[kind].format(response=response)
+
+
+def vrb_moves_from_judge(kind: str, reply: str):
+    """The official reading of the extraction reply: a Python literal (the official code calls
+    ``eval``; ``ast.literal_eval`` reads the same literals safely); the file commands are split on
+    " & ". False when it cannot be read."""
+    if kind == "file_sys":
+        return reply.strip("`").replace("bash\n", "").split(" & ")
+    try:
+        moves = ast.literal_eval(reply.strip())
+    except (ValueError, SyntaxError):
+        return False
+    if kind in ("hrd", "grid"):
+        try:
+            return [m.lower() for m in moves]
+        except (AttributeError, TypeError):
+            return False
+    return moves

@@ -27,7 +27,14 @@ from pydantic import Field
 
 from vidllm import weights
 from vidllm.perceive.base import Observation, PerceptionInput
-from vidllm.perceive.tools.common import SamplingOptions, VisualTool, frame_spans, grey, thin, thumbnails
+from vidllm.perceive.tools.common import (
+    SamplingOptions,
+    VisualTool,
+    frame_spans,
+    grey,
+    thin,
+    thumbnails,
+)
 
 log = logging.getLogger(__name__)
 

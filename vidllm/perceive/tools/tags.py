@@ -25,7 +25,13 @@ from pydantic import Field
 
 from vidllm import weights
 from vidllm.perceive.base import Observation, PerceptionInput
-from vidllm.perceive.tools.common import SamplingOptions, VisualTool, frame_spans, runs, thin
+from vidllm.perceive.tools.common import (
+    SamplingOptions,
+    VisualTool,
+    frame_spans,
+    runs,
+    thin,
+)
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,14 @@ from pydantic import Field, model_validator
 from vidllm.errors import SpecError
 from vidllm.perceive.base import Observation, PerceptionInput
 from vidllm.perceive.tools import imageops
-from vidllm.perceive.tools.common import SamplingOptions, VisualTool, frame_spans, grey, runs, thumbnails
+from vidllm.perceive.tools.common import (
+    SamplingOptions,
+    VisualTool,
+    frame_spans,
+    grey,
+    runs,
+    thumbnails,
+)
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
-"""VideoReasonBench ``prediction_operation`` items: replay the moves a model proposes and check
-that they reach the target state the question asks for.
+"""VideoReasonBench ``prediction_operation`` items (a helper of ``vidllm.eval.benchmarks.
+videoreasonbench``): replay the moves a model proposes and check that they reach the target state
+the question asks for.
 
 These items have no reference answer; the official scorer (llyx97/video_reason_bench
 utils/eval_utils.py ``eval_op_*``) asks an LLM to list the moves, then simulates them. The
