@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -128,7 +130,7 @@ def connect(path: str | os.PathLike | None = None,
     path = Path(path) if path else cache_dir() / FILENAME
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
+        _when_not_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
         migrate(conn, migrations)
     except BaseException:
         conn.close()
@@ -199,6 +201,20 @@ def schema(conn: sqlite3.Connection) -> set[tuple[str, str, str]]:
     SQLite's own objects left out: two files with equal ``schema`` have the same layout."""
     rows = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
     return {(kind, name, " ".join((sql or "").split())) for kind, name, sql in rows}
+
+
+def _when_not_busy(step: Callable[[], object]) -> None:
+    """Run ``step``, retrying while SQLite answers "database is locked" without waiting itself:
+    switching a new file to WAL while another connection does the same is refused at once."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -38,6 +39,10 @@ def test_sampling_can_be_set_per_tool():
     assert TOOLS.get("tags")().sampling(60.0).fps == 2.0  # the class default is untouched
 
 
+# the model files each tool's manifest must name and hash (visual reads pixels only)
+WEIGHTS = {"tags": "efficientnet-lite0", "ocr": "pp-ocrv4", "speech": "whisper-tiny.en", "visual": None}
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_manifest_names_settings_and_weight_hashes(name):
     tool = TOOLS.get(name)()
@@ -45,8 +50,16 @@ def test_manifest_names_settings_and_weight_hashes(name):
     manifest = tool.manifest()
     json.dumps(manifest)
     assert manifest["name"] == name and manifest["version"]
-    for file_hash in manifest.get("weights", {}).get("files", {}).values():
-        assert len(file_hash) == 64
+    assert manifest["settings"]
+    if WEIGHTS[name] is None:
+        assert "weights" not in manifest
+        return
+    assert manifest["weights"]["model"] == WEIGHTS[name]
+    assert manifest["weights"]["packages"] and all(manifest["weights"]["packages"].values())
+    hashes = manifest["weights"]["files"]
+    assert hashes, f"{name}: no weight file hashed"
+    for file_name, file_hash in hashes.items():
+        assert re.fullmatch(r"[0-9a-f]{64}", file_hash), (file_name, file_hash)
 
 
 @pytest.mark.parametrize("name, options", [
