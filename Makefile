@@ -40,10 +40,10 @@ demo: install
 
 # CI=true adds the suites marked slow.
 test: install system-deps
-	$(PY) -m pytest -q $(if $(filter true,$(CI)),,-m "not slow")
+	$(PY) -m pytest -q --doctest-modules vidllm tests $(if $(filter true,$(CI)),,-m "not slow")
 
 test-slow: install system-deps
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow tests
 
 benchmarks: install
 	$(PY) benchmarks/sampling.py

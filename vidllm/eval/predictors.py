@@ -16,7 +16,8 @@ and results.json labels the run as a baseline.
 ==================  ==========================================================================
 
 They live in the ``BASELINES`` registry, by scheme; another package adds one with
-``BASELINES.register("name", "package.module:Class")`` (a ``Baseline`` subclass).
+``BASELINES.register("name", "package.module:Class")`` (a ``Baseline`` subclass, built from the
+whole URI).
 
 >>> p = make_baseline("first:")
 >>> p.name, p.baseline
@@ -44,6 +45,7 @@ class Baseline:
     ``uri`` is the whole predictor URI (``fixed:TEXT``); what follows the scheme configures it.
     """
 
+    scheme = ""  # the URI scheme it is registered under
     baseline = True
     max_workers = 64  # no model behind it: as many threads as the runner likes
 
@@ -74,6 +76,8 @@ def _no_turns(sample: EvalSample) -> tuple[str, ...]:
 class Oracle(Baseline):
     """The ground truth, as the sample's benchmark writes a perfect answer (``oracle_answer``)."""
 
+    scheme = "oracle"
+
     def __init__(self, uri: str):
         super().__init__(uri)
         self._benchmarks: dict[str, Benchmark] = {}  # scorers only (no folder), one per benchmark
@@ -86,6 +90,8 @@ class Oracle(Baseline):
 
 
 class First(Baseline):
+    scheme = "first"
+
     def answer(self, sample: EvalSample) -> Answer:
         replies = {"choice": "A", "yesno": "Yes", "count": "0", "choice_span": "A"}
         return replies.get(sample.kind, ""), _no_turns(sample)
@@ -93,6 +99,8 @@ class First(Baseline):
 
 class Hash(Baseline):
     """A reproducible guess: the doc_id's hash picks the option, the yes/no or the count."""
+
+    scheme = "hash"
 
     def answer(self, sample: EvalSample) -> Answer:
         h = int.from_bytes(hashlib.sha256(sample.doc_id.encode()).digest()[:4], "big")
@@ -112,17 +120,23 @@ class Hash(Baseline):
 
 
 class Echo(Baseline):
+    scheme = "echo"
+
     def answer(self, sample: EvalSample) -> Answer:
         return sample.prompt, tuple(sample.followups)
 
 
 class Fixed(Baseline):
+    scheme = "fixed"
+
     def answer(self, sample: EvalSample) -> Answer:
         return self.argument, tuple(self.argument for _ in sample.followups)
 
 
 class Sleep(Baseline):
     """``sleep:S[:BASE]``: BASE's answers (default ``hash``), each after S seconds."""
+
+    scheme = "sleep"
 
     def __init__(self, uri: str):
         super().__init__(uri)
@@ -138,15 +152,8 @@ class Sleep(Baseline):
 
 
 BASELINES: Registry[Baseline] = Registry("baseline predictor", Baseline)
-for _scheme, _target in {
-    "oracle": "vidllm.eval.predictors:Oracle",
-    "first": "vidllm.eval.predictors:First",
-    "hash": "vidllm.eval.predictors:Hash",
-    "echo": "vidllm.eval.predictors:Echo",
-    "fixed": "vidllm.eval.predictors:Fixed",
-    "sleep": "vidllm.eval.predictors:Sleep",
-}.items():
-    BASELINES.register(_scheme, _target)
+for _baseline in (Oracle, First, Hash, Echo, Fixed, Sleep):
+    BASELINES.register(_baseline.scheme, _baseline)
 
 
 def is_baseline(uri: str) -> bool:

@@ -80,6 +80,7 @@ def _one_line(tool: str, model: type[ToolOptions], err: dict) -> VidllmError:
         return SpecError(f"perception tool {tool!r}: {field} must be one of {choices}{got}")
     if kind in _BOUNDS:
         limit = next(iter(err["ctx"].values()))
+        limit = f"{limit:g}" if isinstance(limit, float) else limit
         return SpecError(f"perception tool {tool!r}: {field} must be {_BOUNDS[kind]} {limit}{got}")
     where = f"{field} " if field else ""
     message = f"perception tool {tool!r}: {where}{err['msg'][:1].lower()}{err['msg'][1:]}{got}"

@@ -13,7 +13,7 @@ the end of the video), so the observations of consecutive frames tile time witho
 
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
