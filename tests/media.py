@@ -49,16 +49,18 @@ def disc_picture(colour, direction: str, travel=DISC_TRAVEL, background=(235, 23
         image = np.empty((h, w, 3), np.uint8)
         image[:] = background
         progress = min(max((t - travel[0]) / (travel[1] - travel[0]), 0.0), 1.0)
-        x = w * (0.1 + 0.8 * progress) if direction == "right" else w * (0.9 - 0.8 * progress)
+        forward, backward = 0.1 + 0.8 * progress, 0.9 - 0.8 * progress
+        x = w * {"right": forward, "left": backward}.get(direction, 0.5)
+        y = h * {"down": forward, "up": backward}.get(direction, 0.5)
         yy, xx = np.ogrid[:h, :w]
-        image[(xx - x) ** 2 + (yy - h / 2) ** 2 <= (h * 0.1) ** 2] = colour
+        image[(xx - x) ** 2 + (yy - y) ** 2 <= (h * 0.1) ** 2] = colour
         return image
 
     return draw
 
 
 def moving_disc_clip(path: Path, colour=(220, 20, 20), direction: str = "right") -> str:
-    """4 s, 640x360, 25 fps: a disc crossing a light grey picture."""
+    """4 s, 640x360, 25 fps: a disc crossing a light grey picture (left, right, up or down)."""
     return make_clip(path, nframes=100, fps=25, size=(640, 360), draw=disc_picture(colour, direction),
                      draw_index=False)
 

@@ -21,6 +21,7 @@ True
 ['m999_notes']
 >>> migrate(conn, more)  # a second run finds nothing to do
 []
+>>> conn.close()
 
 A file written before migrations had names (the cache's ``_migrations`` table of integers, the
 run store's ``PRAGMA user_version``) is recognised by having tables but no ``_vidllm_migrations``:
@@ -139,11 +140,11 @@ def connect(path: str | os.PathLike | None = None,
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception) on an autocommit
     connection. IMMEDIATE takes the write lock at once, so what is read inside cannot change
     before the writes."""
-    conn.execute(f"BEGIN {mode}")
+    conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
     except BaseException:

@@ -115,3 +115,27 @@ def test_interrupted_analysis_resumes_without_redoing_finished_tools(tmp_path):
     assert set(after) == {"tags", "ocr", "speech", "visual"}
     for tool, when in finished.items():
         assert after[tool] == when  # not run again
+
+
+@pytest.mark.parametrize("colour, rgb, direction, options, truth", [
+    ("blue", (20, 40, 220), "down", ["A. left", "B. up", "C. down", "D. right"], "C"),
+    ("green", (20, 170, 40), "up", ["A. down", "B. right", "C. left", "D. up"], "D"),
+    ("blue", (20, 40, 220), "left", ["A. right", "B. left", "C. down", "D. up"], "B"),
+])
+def test_the_option_the_evidence_states_wins(tmp_path, colour, rgb, direction, options, truth):
+    """A 135M model's letter is a guess; a description that states one option settles it."""
+    clip = moving_disc_clip(tmp_path / f"{colour}-{direction}.mp4", colour=rgb, direction=direction)
+    answer = ask(clip, f"Which direction does the {colour} object move?", options=options,
+                 model_options={"progress": False})
+    assert answer.answer == truth, (answer.reply, answer.option_support)
+    assert answer.option_support[truth] == 1.0
+    assert all(v < 1.0 for k, v in answer.option_support.items() if k != truth)
+    assert answer.choice_source in ("reply", "evidence")
+    assert any(f"moves {direction}" in e.text for e in answer.evidence)
+
+
+def test_a_number_among_options_is_read_from_the_screen(sign):
+    answer = ask(sign, "What number is written on the sign? A. 24 B. 12 C. 42 D. 4",
+                 model_options={"progress": False})
+    assert answer.answer == "C" and answer.option_support["C"] == 1.0
+    assert answer.option_support["D"] < 1.0  # "4" is not a word of "EXIT 42"

@@ -21,7 +21,10 @@ class Answer:
     answer: str  # the letter for multiple choice, else the model's reply
     reply: str  # the model's raw reply
     options: list[tuple[str, str]] = field(default_factory=list)
-    choice_source: str | None = None  # "reply" or "evidence" (fallback) for multiple choice
+    # multiple choice: "reply" (the model's letter), "evidence" (the one option the evidence
+    # states), "similarity" (no letter: the option closest to what the model read) or "none"
+    choice_source: str | None = None
+    option_support: dict = field(default_factory=dict)  # letter -> how plainly the evidence states it (0-1)
     evidence: list[Evidence] = field(default_factory=list)
     usage: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
@@ -34,7 +37,9 @@ class Answer:
 
     def render(self) -> str:
         lines = [self.answer if not self.options else f"{self.answer}. {dict(self.options).get(self.answer, '')}".rstrip(". ")]
-        if self.options and self.reply.strip() and self.choice_source == "evidence":
+        if self.options and self.choice_source == "evidence":
+            lines.append(f"(the evidence states this option; the model replied {self.reply.strip()!r})")
+        elif self.options and self.choice_source == "similarity":
             lines.append(f"(the model's reply had no option letter; chosen from the evidence: {self.reply.strip()!r})")
         if self.evidence:
             from vidllm.perceive.timeline import clock

@@ -2,9 +2,11 @@
 
 Every model takes the same path: the question (options given apart or inside it) becomes a
 ``Request``, the backend answers, and the reply becomes an ``Answer`` with its evidence:
-- multiple choice reads the option letter from the reply (``vidllm.choices``); when the reply
-  names none and the model showed what it read (the embedded default's timeline lines), the
-  option closest to those lines is chosen and the answer says so;
+- multiple choice weighs the option letter read from the reply (``vidllm.choices``) against
+  what the model read, where it shows that (the embedded default's timeline lines): when exactly
+  one option is stated in the lines most relevant to the question, that option is the answer
+  whatever a small model replied; when the reply names no letter, the option closest to the
+  lines is chosen; the answer says which way it was chosen and how each option was supported;
 - evidence is the timeline lines that support the answer (the embedded default), or the times
   the reply names ("at 0:03", "from 3 to 5 seconds") for a model that watched the frames.
 
@@ -87,27 +89,59 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
     """The ``Answer`` a backend's response gives: the chosen letter or the reply, and evidence."""
     reply = response.text
     lines = response.manifest.get("lines")  # what the embedded default read, with relevance
-    answer, source = reply.strip(), None
+    answer, source, support = reply.strip(), None, {}
     if options:
         letters, texts = [o[0] for o in options], [o[1] for o in options]
         answer, source = parse_choice(reply, letters, texts), "reply"
-        if answer is None and lines:
-            answer, source = choose_by_evidence(question, options, lines), "evidence"
+        support = option_support(options, lines or [])
+        stated = [letter for letter, share in support.items() if share == 1.0]
+        if len(stated) == 1 and stated[0] != answer:
+            answer, source = stated[0], "evidence"
+        elif answer is None and lines:
+            answer, source = choose_by_similarity(question, options, lines), "similarity"
         elif answer is None:
             answer, source = "", "none"  # no letter and nothing to fall back on
     if lines is not None:
-        support = dict(options).get(answer, answer) if options else reply
-        evidence = evidence_lines(question, support, lines)
+        stated = dict(options).get(answer, answer) if options else reply
+        evidence = evidence_lines(question, stated, lines)
     else:
         evidence = [Evidence(start, end, "named in the model's reply") for start, end in find_spans(reply)]
     return Answer(
         question=question, answer=answer, reply=reply, options=list(options), choice_source=source,
-        evidence=evidence, usage=response.usage.to_dict(), timings=dict(response.timings),
+        option_support=support, evidence=evidence, usage=response.usage.to_dict(), timings=dict(response.timings),
         manifest=response.manifest,
     )
 
 
-def choose_by_evidence(question: str, options: list[tuple[str, str]], lines: list[dict]) -> str:
+_FILLER = frozenset("a an the of to is it its in on at and or by with from".split())
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _FILLER]
+
+
+def option_support(options: list[tuple[str, str]], lines: list[dict], top: int = 3) -> dict[str, float]:
+    """How plainly the ``top`` lines most relevant to the question state each option: the
+    largest share of the option's words found in one line's statement (the text before any
+    parenthesis, where tools repeat details: "moves left (from the right to the left)" states
+    left, not right).
+
+    >>> lines = [{"text": "a blue object moves down (from the top to the bottom)", "relevance": 0.6},
+    ...          {"text": "mostly white", "relevance": 0.1}]
+    >>> option_support([("A", "left"), ("B", "up"), ("C", "down"), ("D", "bottom")], lines)
+    {'A': 0.0, 'B': 0.0, 'C': 1.0, 'D': 0.0}
+    """
+    relevant = sorted(lines, key=lambda line: -line.get("relevance", 0.0))[:top]
+    statements = [set(_words(line["text"].split("(", 1)[0])) for line in relevant]
+    support = {}
+    for letter, text in options:
+        words = _words(text)
+        shares = [len(set(words) & said) / len(set(words)) for said in statements] if words else []
+        support[letter] = round(max(shares, default=0.0), 3)
+    return support
+
+
+def choose_by_similarity(question: str, options: list[tuple[str, str]], lines: list[dict]) -> str:
     """The option whose statement is closest to some line the model read."""
     from vidllm.perceive.text_embed import default_embedder
 

@@ -1,4 +1,10 @@
-"""Benchmark loaders, one module per benchmark family, all in the ``BENCHMARKS`` registry.
+"""The benchmarks, one module each, all in the ``BENCHMARKS`` registry.
+
+A benchmark's module owns everything specific to it (a ``Benchmark`` subclass): its loader, its
+official reading of replies and official aggregation, its judge prompts, the result files its own
+tools write (``read_results``, for ``vidllm score``) and how a perfect answer is written
+(``oracle_answer``, for the ``oracle:`` baseline). Adding a benchmark is one module plus one
+line below.
 
 >>> from vidllm.eval.benchmarks import BENCHMARKS
 >>> BENCHMARKS.names()[:3]
@@ -7,7 +13,7 @@
 'MLVU'
 
 Entries are lazy: a module is imported only when its benchmark is chosen. Other packages add a
-benchmark with ``BENCHMARKS.register("name", "package.module:Class")``.
+benchmark the same way, ``BENCHMARKS.register("name", "package.module:Class")``.
 """
 
 from __future__ import annotations
