@@ -19,8 +19,9 @@ import tiny_vlms
 
 
 def run_eval(model: str, data: Path, out: Path, *extra: str, wait: bool = True):
+    frames = [] if model == "timeline" else ["--nframes", "4"]  # the timeline model picks its own frames
     args = [sys.executable, "-m", "vidllm", "eval", "--model", model, "--bench", "mvbench", "--data", str(data),
-            "--out", str(out), "--nframes", "4", *extra]
+            "--out", str(out), *frames, *extra]
     if not wait:
         return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     result = subprocess.run(args, capture_output=True, text=True, timeout=900)
@@ -82,3 +83,12 @@ def test_tiny_transformers_model_evaluates(mvbench_dir, tmp_path):
     assert all(len(p["frame_timestamps"]) == 4 for p in stored.values())
     bounded = stored["action_sequence/0"]["frame_timestamps"]
     assert all(0.4 <= t < 1.6 for t in bounded)
+
+
+def test_a_frame_flag_the_embedded_default_cannot_honour_is_refused(mvbench_dir, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "vidllm", "eval", "--model", "timeline", "--bench", "mvbench",
+                             "--data", str(mvbench_dir), "--out", str(tmp_path / "out"), "--max-frames", "4"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--max-frames" in result.stderr and "cannot honour" in result.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything ran

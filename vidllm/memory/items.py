@@ -95,6 +95,8 @@ class MemoryItem:
     frame_times: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "start", float(self.start))
+        object.__setattr__(self, "end", float(self.end))
         if not (np.isfinite(self.start) and np.isfinite(self.end)) or self.start > self.end:
             raise SpecError(f"a memory item spans [{self.start}, {self.end}): start must be <= end")
         embedding = np.array(self.embedding, dtype=np.float32)  # a private copy: items are values
@@ -107,6 +109,9 @@ class MemoryItem:
         object.__setattr__(self, "embedding", embedding)
         if int(self.weight) != self.weight or self.weight < 1:
             raise SpecError(f"a memory item's weight counts frames: a whole number >= 1, got {self.weight}")
+        object.__setattr__(self, "weight", int(self.weight))
+        object.__setattr__(self, "frame_indices", tuple(int(i) for i in self.frame_indices))
+        object.__setattr__(self, "frame_times", tuple(float(t) for t in self.frame_times))
         if len(self.frame_indices) != len(self.frame_times):
             raise SpecError(f"{len(self.frame_indices)} frame indices for {len(self.frame_times)} frame times")
         outside = [t for t in self.frame_times if not self.start <= t <= self.end]
@@ -120,6 +125,23 @@ class MemoryItem:
     def __repr__(self) -> str:
         return (f"MemoryItem({self.start:.3f}-{self.end:.3f}s, weight={self.weight}, "
                 f"frames={self.frame_indices})")
+
+
+def check_follows(held: Sequence[MemoryItem], item: MemoryItem) -> None:
+    """Memories take items in time order: ``item`` must not start before the last held one ends."""
+    if held and item.start < held[-1].end:
+        raise SpecError(f"memory items must come in time order: {item!r} starts before "
+                        f"the last item ends ({held[-1].end})")
+
+
+def frame_items(embeddings, times, end: float | None = None) -> list[MemoryItem]:
+    """One item per frame (weight 1, spans as ``frame_spans``), for a memory fed every frame."""
+    vectors = unit_rows(embeddings)
+    spans = frame_spans(times, end)
+    if len(spans) != len(vectors):
+        raise SpecError(f"{len(spans)} times for {len(vectors)} embeddings")
+    return [MemoryItem(start, stop, vector, frame_indices=(i,), frame_times=(start,))
+            for i, (vector, (start, stop)) in enumerate(zip(vectors, spans))]
 
 
 def stack(items: Sequence[MemoryItem]) -> tuple[np.ndarray, np.ndarray]:
