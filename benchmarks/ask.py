@@ -56,6 +56,9 @@ def minute_clip(folder: Path) -> str:
                      draw_index=False, audio_samples=samples, audio_rate=16000, gop=50)
 
 
+QUIET = {"progress": False}  # no progress bar in the printed table
+
+
 def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="vidllm-bench-"))
     os.environ["VIDLLM_CACHE_DIR"] = str(folder / "cache")  # a cold cache for this run
@@ -63,7 +66,7 @@ def main() -> int:
     from vidllm.tasks.ask import ask
 
     began = time.perf_counter()
-    cold = ask(clip, "What kind of bike appears in the video?", progress=False)
+    cold = ask(clip, "What kind of bike appears in the video?", model_options=QUIET)
     cold_seconds = time.perf_counter() - began
     print(f"cold question (first ever on this video, models loaded in-process): {cold_seconds:.2f} s")
     for tool, seconds in cold.manifest["perception"]["perception_seconds"].items():
@@ -72,7 +75,7 @@ def main() -> int:
     warm_times = []
     for question in ("When does the race start?", "What is written on screen?", "What colour is the bike?"):
         began = time.perf_counter()
-        ask(clip, question, progress=False)
+        ask(clip, question, model_options=QUIET)
         warm_times.append(time.perf_counter() - began)
     warm = float(np.median(warm_times))
     print(f"warm question, same process (median of {len(warm_times)}): {warm:.2f} s")
