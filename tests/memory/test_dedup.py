@@ -7,7 +7,7 @@ import pytest
 from memory_footage import bikes, haystack_with_needle
 
 from vidllm.errors import SpecError
-from vidllm.memory import Deduplicator, dedup, unit_rows
+from vidllm.memory import DedupResult, Deduplicator, dedup, unit_rows
 from vidllm.memory.dedup import DEFAULT_THRESHOLD
 
 
@@ -78,8 +78,20 @@ def test_streaming_gives_the_one_shot_result(chunk):
         assert stream.held_frames < stream.window  # bounded state: one window, however long
         start += size
     items += stream.finish(end=times[-1] + 2.0)
-    assert_same_result(stream.result(), whole)
-    assert [i.frame_indices for i in items] == [i.frame_indices for i in whole.items]
+    assert_same_result(DedupResult(stream.kept, stream.represented_by, tuple(items)), whole)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 8])
+def test_streaming_real_footage_gives_the_one_shot_result(chunk):
+    embeddings, times, _ = haystack_with_needle(0.5)
+    whole = dedup(embeddings, times, threshold=0.7)
+    stream = Deduplicator(threshold=0.7)
+    items = []
+    for start in range(0, len(embeddings), chunk):
+        items += stream.push(embeddings[start:start + chunk], times[start:start + chunk])
+    items += stream.finish()
+    assert_same_result(DedupResult(stream.kept, stream.represented_by, tuple(items)), whole)
+    assert len(whole.kept) < len(embeddings) / 2
 
 
 def test_items_tile_the_video_and_weights_count_every_frame():

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidllm.errors import SpecError
-from vidllm.memory.items import MemoryItem, cosine, last_end, unit_rows
+from vidllm.memory.items import MemoryItem, cosine, last_end, unit_rows, whole_number
 
 DEFAULT_WINDOW = 16  # LongVU
 DEFAULT_THRESHOLD = 0.83  # LongVU, for DINOv2 features; other embeddings may want another value
@@ -58,8 +58,9 @@ class Deduplicator:
     """Streaming dedup: ``push`` chunks of (embeddings, times), then ``finish``.
 
     Both return the items whose run of duplicates has closed (a run closes when the next frame
-    is kept, or at ``finish``), ready to go into a memory. Only one window of embeddings is
-    held; ``result()`` gives the decisions so far.
+    is kept, or at ``finish``), ready to go into a memory; they are not kept here. Only one
+    window of embeddings is held; ``kept`` and ``represented_by`` give the decisions so far
+    (a number per frame).
 
     >>> stream = Deduplicator(window=4)  # a frame is decided once the frame after it is in
     >>> stream.push([[1.0, 0.0]] * 5, times=[0.0, 0.5, 1.0, 1.5, 2.0])
@@ -71,8 +72,7 @@ class Deduplicator:
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, window: int = DEFAULT_WINDOW):
-        if isinstance(window, bool) or not isinstance(window, int) or window < 2:
-            raise SpecError(f"the dedup window counts frames: a whole number >= 2, got {window!r}")
+        window = whole_number(window, "the dedup window (frames)", 2)
         if not -1.0 <= threshold <= 1.0:
             raise SpecError(f"the dedup threshold is a cosine similarity in [-1, 1], got {threshold!r}")
         self.threshold = float(threshold)
@@ -89,7 +89,6 @@ class Deduplicator:
         self._kept_vector: np.ndarray | None = None  # the kept frame's embedding, held apart
         self._kept: list[int] = []
         self._represented_by: list[int] = []
-        self._items: list[MemoryItem] = []
         self._finished = False
 
     def push(self, embeddings, times) -> list[MemoryItem]:
@@ -126,9 +125,13 @@ class Deduplicator:
         push has returned, however long the stream."""
         return 0 if self._held is None else len(self._held)
 
-    def result(self) -> DedupResult:
-        return DedupResult(np.array(self._kept, dtype=np.int64),
-                           np.array(self._represented_by, dtype=np.int64), tuple(self._items))
+    @property
+    def kept(self) -> np.ndarray:
+        return np.array(self._kept, dtype=np.int64)
+
+    @property
+    def represented_by(self) -> np.ndarray:
+        return np.array(self._represented_by, dtype=np.int64)
 
     # -- the rule ---------------------------------------------------------------------------
 
@@ -160,7 +163,7 @@ class Deduplicator:
                 if self._run is not None:
                     closed.append(self._close_run(time))
                 self._run = (i, time, 1)
-                self._kept_vector = self._vector(i)
+                self._kept_vector = self._vector(i).copy()  # a view would pin a whole chunk
                 self._kept.append(i)
             else:
                 kept, kept_time, length = self._run
@@ -170,18 +173,16 @@ class Deduplicator:
         # what the next frame's window and rules still need; older frames are forgotten
         keep_from = max(self._first, self._decided - self._before)
         if self._held is not None and keep_from > self._first:
-            self._held = self._held[keep_from - self._first:]
+            self._held = self._held[keep_from - self._first:].copy()  # let the chunk go
             self._held_times = self._held_times[keep_from - self._first:]
             self._first = keep_from
         return closed
 
     def _close_run(self, end: float) -> MemoryItem:
         kept, kept_time, length = self._run
-        item = MemoryItem(kept_time, end, self._kept_vector, weight=length,
-                          frame_indices=(kept,), frame_times=(kept_time,))
-        self._items.append(item)
         self._run = None
-        return item
+        return MemoryItem(kept_time, end, self._kept_vector, weight=length,
+                          frame_indices=(kept,), frame_times=(kept_time,))
 
 
 def dedup(embeddings, times, *, threshold: float = DEFAULT_THRESHOLD, window: int = DEFAULT_WINDOW,
@@ -189,6 +190,5 @@ def dedup(embeddings, times, *, threshold: float = DEFAULT_THRESHOLD, window: in
     """Deduplicate a whole sequence of frame embeddings (n, d) sampled at ``times`` (see the
     module's docstring for the rule); ``end`` is where the last frame's span ends."""
     stream = Deduplicator(threshold, window)
-    stream.push(embeddings, times)
-    stream.finish(end)
-    return stream.result()
+    items = stream.push(embeddings, times) + stream.finish(end)
+    return DedupResult(stream.kept, stream.represented_by, tuple(items))

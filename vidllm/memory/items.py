@@ -31,6 +31,13 @@ from vidllm.errors import SpecError
 NORM_TOLERANCE = 1e-3  # float32 rounding after averaging stays far below this
 
 
+def whole_number(value, what: str, minimum: int) -> int:
+    """``value`` as an int if it is a whole number >= ``minimum`` (a bool is not), else SpecError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise SpecError(f"{what} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def unit_rows(vectors) -> np.ndarray:
     """Rows of ``vectors`` (shape (n, d)) scaled to length 1, as float32.
 

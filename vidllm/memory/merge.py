@@ -28,7 +28,7 @@ import numpy as np
 
 from vidllm.errors import SpecError
 from vidllm.memory.base import Memory
-from vidllm.memory.items import MemoryItem, check_follows, cosine
+from vidllm.memory.items import MemoryItem, check_follows, cosine, whole_number
 
 DEFAULT_CAPACITY = 256  # MovieChat's long-term memory
 SHORT_CAPACITY = 18  # MovieChat's short-term memory...
@@ -49,19 +49,13 @@ def merge_items(left: MemoryItem, right: MemoryItem) -> MemoryItem:
     )
 
 
-def check_capacity(capacity, name: str = "capacity") -> int:
-    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-        raise SpecError(f"a memory's {name} counts items: a whole number >= 1, got {capacity!r}")
-    return capacity
-
-
 class MergeMemory(Memory):
     """At most ``capacity`` items; over it, the most similar adjacent pair merges (ties: the
     earliest pair). The similarity of each adjacent pair is kept up to date, so an insertion
     costs one pass over ``capacity`` numbers, not over the embeddings."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY):
-        self.capacity = check_capacity(capacity)
+        self.capacity = whole_number(capacity, "a memory's capacity (items)", 1)
         self._items: list[MemoryItem] = []
         self._similarities: list[float] = []  # [j]: cosine of items j and j + 1
 
@@ -83,7 +77,7 @@ class MergeMemory(Memory):
 
     def shrink(self, size: int) -> None:
         """Merge the most similar adjacent pairs until at most ``size`` items are left."""
-        check_capacity(size, "size")
+        whole_number(size, "a memory's size (items)", 1)
         while len(self._items) > size:
             self._merge_most_similar()
 
@@ -106,8 +100,8 @@ class TwoLevelMemory(Memory):
 
     def __init__(self, short_capacity: int = SHORT_CAPACITY, short_keep: int = SHORT_KEEP,
                  long_capacity: int = DEFAULT_CAPACITY):
-        self.short_capacity = check_capacity(short_capacity, "short_capacity")
-        self.short_keep = check_capacity(short_keep, "short_keep")
+        self.short_capacity = whole_number(short_capacity, "a memory's short_capacity (items)", 1)
+        self.short_keep = whole_number(short_keep, "a memory's short_keep (items)", 1)
         if short_keep > short_capacity:
             raise SpecError(f"short_keep ({short_keep}) must not exceed short_capacity ({short_capacity})")
         self.long = MergeMemory(long_capacity)

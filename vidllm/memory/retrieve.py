@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidllm.errors import SpecError
-from vidllm.memory.items import MemoryItem, stack, unit_rows
+from vidllm.memory.items import MemoryItem, stack, unit_rows, whole_number
 
 DEFAULT_COVERAGE = 0.25  # the timeline gives a quarter of its budget to coverage too
 
@@ -47,8 +47,7 @@ def retrieve(embeddings, spans, query, k: int, *, coverage: float = DEFAULT_COVE
     ``coverage`` in [0, 1] is the share of ``k`` spent on spreading picks over time; with
     ``k >= n`` every item is picked.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise SpecError(f"k counts items: a whole number >= 0, got {k!r}")
+    k = whole_number(k, "k (items to pick)", 0)
     if not 0.0 <= coverage <= 1.0:
         raise SpecError(f"coverage is a share of k in [0, 1], got {coverage!r}")
     spans = np.asarray(spans, dtype=np.float64).reshape(-1, 2)
