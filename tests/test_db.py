@@ -21,7 +21,6 @@ from vidllm import db
 from vidllm.db import CACHE_MIGRATIONS, Migration, applied_migrations, migrate, schema
 from vidllm.eval import store as eval_store
 from vidllm.eval.store import RunStore
-from vidllm.eval.types import Prediction
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CACHE_V0, EVAL_V0 = FIXTURES / "cache_v0", FIXTURES / "eval_v0"
