@@ -68,6 +68,19 @@ class OptionError(VidllmError, ValueError):
     what is allowed."""
 
 
+class SamplingRefusedError(OptionError):
+    """Sampling settings a model cannot honour. ``render(label)`` names each field as the
+    caller's user knows it (the command line shows ``--max-frames`` for ``max_frames``)."""
+
+    def __init__(self, scheme: str, refused, honoured, reason: str):
+        self.scheme, self.refused, self.honoured, self.reason = scheme, tuple(refused), tuple(honoured), reason
+        super().__init__(self.render())
+
+    def render(self, label=str) -> str:
+        return (f"the {self.scheme} model cannot honour sampling setting(s) {', '.join(map(label, self.refused))}: "
+                f"{self.reason} (it honours: {', '.join(map(label, self.honoured)) or 'none'})")
+
+
 class RegistryError(VidllmError, KeyError):
     """A name that is not registered (the message suggests close names)."""
 

@@ -12,7 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 from vidllm.cli.eval import eval_command
-from vidllm.errors import ModelBackendUnavailableError, ModelURIError, OptionError, RegistryError, SpecError
+from vidllm.errors import (
+    ModelBackendUnavailableError,
+    ModelURIError,
+    OptionError,
+    RegistryError,
+    SpecError,
+)
 from vidllm.eval import BASELINES, BENCHMARKS, EvalConfig, EvalResult, evaluate, score
 from vidllm.eval.model_predictor import make_predictor
 from vidllm.eval.predictors import make_baseline

@@ -7,7 +7,7 @@ import pytest
 from memory_footage import bikes, haystack_with_needle
 
 from vidllm.errors import SpecError
-from vidllm.memory import DedupResult, Deduplicator, dedup, unit_rows
+from vidllm.memory import Deduplicator, DedupResult, dedup, unit_rows
 from vidllm.memory.dedup import DEFAULT_THRESHOLD
 
 

@@ -7,7 +7,15 @@ import pytest
 from memory_footage import haystack_with_needle
 
 from vidllm.errors import RegistryError, SpecError
-from vidllm.memory import MEMORIES, MemoryItem, MergeMemory, TwoLevelMemory, frame_items, merge_items, unit_rows
+from vidllm.memory import (
+    MEMORIES,
+    MemoryItem,
+    MergeMemory,
+    TwoLevelMemory,
+    frame_items,
+    merge_items,
+    unit_rows,
+)
 
 
 def brute_force_pair(items: list[MemoryItem]) -> int:

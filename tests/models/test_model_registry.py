@@ -7,6 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from vidllm.cli.models import models
+from vidllm.cli.options import options_from_pairs
 from vidllm.errors import (
     BackendOptionError,
     MissingDependencyError,
@@ -26,8 +28,6 @@ from vidllm.models import (
     load_model,
     parse_uri,
 )
-from vidllm.cli.models import models
-from vidllm.cli.options import options_from_pairs
 
 
 @pytest.mark.parametrize("uri, expected", [

@@ -13,7 +13,12 @@ import sys
 
 import click
 
-from vidllm.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, VidllmError
+from vidllm.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_UNEXPECTED,
+    SamplingRefusedError,
+    VidllmError,
+)
 
 
 class _Group(click.Group):
@@ -23,6 +28,11 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except SamplingRefusedError as exc:  # the flags as the user typed them
+            from vidllm.cli.options import flag_name
+
+            click.echo(f"vidllm: error: {exc.render(flag_name)}", err=True)
+            sys.exit(exc.exit_code)
         except VidllmError as exc:
             click.echo(f"vidllm: error: {_one_line(exc)}", err=True)
             sys.exit(exc.exit_code)

@@ -7,7 +7,6 @@ import click
 from vidllm.cli.options import (
     backend_options,
     echo_json,
-    flag_name,
     model_option,
     options_from_pairs,
     pop_sampling,
@@ -63,8 +62,7 @@ def ask(video, question, options, model, model_options, tools, threads, max_new_
     sampling = pop_sampling(flags)
     with ModelPool() as pool:
         answer = run_ask(video, question, options=list(options) if options else None, model=model,
-                         model_options=settings, sampling=sampling, pool=pool, max_new_tokens=max_new_tokens,
-                         label=flag_name)
+                         model_options=settings, sampling=sampling, pool=pool, max_new_tokens=max_new_tokens)
     if as_json:
         echo_json(answer.to_dict())
     else:
@@ -80,12 +78,12 @@ def ask(video, question, options, model, model_options, tools, threads, max_new_
 def describe(video, tools, as_json, progress, **flags):
     """Print the time-stamped description the perception tools write for VIDEO (--start/--end
     limit it to a range; the tools choose their own frames)."""
-    from vidllm.models.registry import backend_class
+    from vidllm.models.registry import check_sampling
     from vidllm.perceive.analyze import DEFAULT_TOOLS, analyze, make_tools
     from vidllm.video.probe import check_path
 
     sampling = pop_sampling(flags)
-    backend_class("timeline").check_sampling(sampling, flag_name)
+    check_sampling("timeline", sampling)
     check_path(video)
     timeline = analyze(video, make_tools(_tool_names(tools) or DEFAULT_TOOLS), progress=progress)
     if "start" in sampling or "end" in sampling:

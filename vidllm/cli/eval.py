@@ -12,7 +12,6 @@ import click
 
 from vidllm.cli.options import (
     backend_options,
-    flag_name,
     options_from_pairs,
     pop_sampling,
     sampling_options,
@@ -56,12 +55,8 @@ def eval_command(model_uri, model_options, bench_name, data_dir, tasks, limit, w
 
     The sampling flags override the benchmark's own frame sampling."""
     from vidllm.eval.pipeline import EvalConfig, evaluate
-    from vidllm.eval.predictors import is_baseline
-    from vidllm.models.registry import backend_class, parse_uri
 
     sampling = pop_sampling(sampling_flags)
-    if not is_baseline(model_uri):  # name refused flags as typed; evaluate() checks fields too
-        backend_class(parse_uri(model_uri)[0]).check_sampling(sampling, flag_name)
     config = EvalConfig(
         model=model_uri, model_options=options_from_pairs(model_options), benchmark=bench_name, data_dir=data_dir,
         tasks=tasks, limit=limit, workers=workers, out_dir=out_dir, skip_missing=skip_missing,

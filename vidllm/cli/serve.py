@@ -6,7 +6,6 @@ import click
 
 from vidllm.cli.options import (
     backend_options,
-    flag_name,
     model_option,
     options_from_pairs,
     pop_sampling,
@@ -26,11 +25,9 @@ def serve(model, model_options, host, port, name, allow_local_files, **flags):
     """Serve a model over an OpenAI-compatible API with video input (/v1/chat/completions).
 
     The sampling flags set the default for videos whose request names no sampling."""
-    from vidllm.models.registry import backend_class, parse_uri
     from vidllm.serve.server import serve as run_server
 
     sampling = pop_sampling(flags)
-    backend_class(parse_uri(model)[0]).check_sampling(sampling, flag_name)
 
     def ready(server):
         click.echo(f"serving {model} as {name or model!r} at http://{host}:{server.server_address[1]}/v1", err=True)

@@ -75,10 +75,9 @@ def make_predictor(model_uri: str, pool: ModelPool, *, sampling: Mapping[str, An
         if model_options:
             raise OptionError(f"{model_uri} is a baseline predictor: it takes no backend options (-o)")
         return make_baseline(model_uri)
-    from vidllm.models.registry import backend_class, parse_uri
+    from vidllm.models.registry import check_sampling
 
-    # a sampling override the model cannot honour is refused before anything loads
-    backend_class(parse_uri(model_uri)[0]).check_sampling(sampling or {})
+    check_sampling(model_uri, sampling or {})  # refused before anything loads
     return ModelPredictor(model_uri, pool, sampling=sampling, model_options=model_options)
 
 

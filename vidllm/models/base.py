@@ -39,7 +39,7 @@ from vidllm.errors import (
     BackendOptionError,
     MissingDependencyError,
     NoGPUError,
-    OptionError,
+    SamplingRefusedError,
     SpecError,
     UnsupportedInputError,
     VidllmError,
@@ -188,17 +188,14 @@ class Backend(abc.ABC):
         return 1
 
     @classmethod
-    def check_sampling(cls, fields, label=str) -> None:
-        """Refuse sampling fields this backend cannot honour, with the reason; ``label`` names a
-        field as the caller's user knows it (``max_frames`` -> ``--max-frames``)."""
+    def check_sampling(cls, fields) -> None:
+        """Refuse sampling fields this backend cannot honour, with the reason."""
         if cls.sampling_fields is None:
             return
         refused = sorted(set(fields) - cls.sampling_fields)
         if refused:
-            allowed = ", ".join(label(f) for f in sorted(cls.sampling_fields)) or "none"
-            raise OptionError(
-                f"the {cls.scheme} model cannot honour sampling setting(s) {', '.join(map(label, refused))}: "
-                f"{cls.sampling_note or 'it chooses its own frames'} (it honours: {allowed})")
+            raise SamplingRefusedError(cls.scheme, refused, sorted(cls.sampling_fields),
+                                       cls.sampling_note or "it chooses its own frames")
 
     #: why ``sampling_fields`` is limited, for the refusal message
     sampling_note: ClassVar[str] = ""

@@ -76,6 +76,11 @@ def backend_class(scheme: str) -> type[Backend]:
         raise RegistryError(f"model backend {scheme!r} cannot be loaded: {exc}") from None
 
 
+def check_sampling(uri: str, fields) -> None:
+    """Refuse sampling fields the backend ``uri`` names cannot honour, before anything loads."""
+    backend_class(parse_uri(uri)[0]).check_sampling(fields)
+
+
 def load_model(uri: str, **options) -> Backend:
     """The backend a URI names, loaded with ``options`` (checked against its ``Options``).
 

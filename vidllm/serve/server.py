@@ -89,10 +89,10 @@ class Handler(BaseHTTPRequestHandler):
 def serve(model_uri: str, *, host: str = "127.0.0.1", port: int = 8000, name: str | None = None,
           model_options: dict | None = None, allow_local_files: bool = False, sampling: dict | None = None,
           ready=None) -> None:
-    from vidllm.models.registry import backend_class, load_model, parse_uri
+    from vidllm.models.registry import check_sampling, load_model
 
     sampling = dict(sampling or {})
-    backend_class(parse_uri(model_uri)[0]).check_sampling(sampling)
+    check_sampling(model_uri, sampling)
     model = load_model(model_uri, **(model_options or {}))
     server = ModelServer((host, port), model, name or model_uri, allow_local_files=allow_local_files,
                          sampling=sampling)

@@ -26,7 +26,7 @@ import numpy as np
 
 from vidllm.choices import normalise_options, parse_choice, split_options
 from vidllm.models.pool import ModelPool
-from vidllm.models.registry import backend_class, parse_uri
+from vidllm.models.registry import check_sampling
 from vidllm.models.request import Request, Response
 from vidllm.tasks.answer import Answer, Evidence
 from vidllm.timeparse import find_spans
@@ -56,13 +56,11 @@ def shared_pool() -> ModelPool:
 
 def ask(video, question: str, *, options: list[str] | None = None, model: str | None = None,
         model_options: dict | None = None, sampling: dict | None = None, pool: ModelPool | None = None,
-        max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0, budget: int | None = None,
-        label=str) -> Answer:
+        max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0, budget: int | None = None) -> Answer:
     """Answer ``question`` about ``video`` with ``model`` (default: ``default_model()``).
 
     ``sampling`` holds the ``SamplingSpec`` fields the caller chose (the rest take the
-    defaults); a field the model cannot honour is refused, never silently dropped (``label``
-    names fields in that message as the caller's user knows them).
+    defaults); a field the model cannot honour is refused, never silently dropped.
     ``model_options`` are the backend's options (``vidllm models --options``).
     """
     began = time.perf_counter()
@@ -73,7 +71,7 @@ def ask(video, question: str, *, options: list[str] | None = None, model: str | 
         question, pairs = split_options(question)
     uri = model or default_model()
     sampling = dict(sampling or {})
-    backend_class(parse_uri(uri)[0]).check_sampling(sampling, label)  # before anything loads
+    check_sampling(uri, sampling)  # before anything loads
     spec = SamplingSpec.from_fields(sampling)
     backend = (pool or shared_pool()).get(uri, **(model_options or {}))
     request = Request.ask(str(video), question, spec=spec, budget=budget,
