@@ -5,6 +5,11 @@ set -u
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v chromium >/dev/null || need+=(chromium)
+# ffmpeg publishes the live streams of tests/video/test_live.py; without apt those tests use the
+# static binary of the imageio-ffmpeg wheel (the test extra) instead
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+# Java runs pycocoevalcap's PTB tokenizer and METEOR (E.T. Bench captioning scores)
+command -v java >/dev/null || need+=(default-jre-headless)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]} (apt)" >&2

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -100,3 +101,39 @@ def speech_clip(path: Path, sentence: str = "the meeting starts at nine", lead: 
     clip = make_clip(path, nframes=int(duration * 10), fps=10, size=(320, 240), draw=draw, draw_index=False,
                      audio_samples=samples, audio_rate=16000)
     return clip, spoken
+
+
+def long_footage(path: Path, minutes: float, *, size=(1280, 720), fps: float = 2.0,
+                 cards: dict[tuple[float, float], str] | None = None) -> str:
+    """``minutes`` of real street and animation footage (the package-shipped ``bikes`` and
+    ``bigbuckbunny`` clips, looped) at ``fps``, with text ``cards`` shown over the given
+    (start, end) seconds: the long videos of the long-video tests and benchmarks. Encoded once
+    per path (an existing file is reused)."""
+    path = Path(path)
+    if path.exists():
+        return str(path)
+    from vidllm.video.resize import resize
+    from vidllm.video.sample import sample_frames
+    from vidllm.video.samples import sample_path
+    from vidllm.video.spec import SamplingSpec
+
+    loop = []
+    for name in ("bikes", "bigbuckbunny"):
+        frames = sample_frames(sample_path(name), SamplingSpec(fps=fps), cache=False)
+        loop += [resize(image, size) for image in frames.data]
+    card_images = {span: render_sign(text, size) for span, text in (cards or {}).items()}
+    n = int(round(minutes * 60 * fps))
+    partial = path.with_name(path.name + ".part")
+    with av.open(str(partial), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": str(max(1, int(fps * 10)))}
+        for i in range(n):
+            t = i / fps
+            image = next((card for (a, b), card in card_images.items() if a <= t < b), loop[i % len(loop)])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    partial.rename(path)
+    return str(path)

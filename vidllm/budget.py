@@ -17,6 +17,15 @@ processors, and ``tests/test_budget.py`` against the released models' settings).
 >>> plan_budget(PROFILES["llava-onevision"], width=1280, height=720, duration=60.0,
 ...             budget=4096, spec=SamplingSpec(nframes=32)).visual_tokens  # 20 frames x 196 + 1
 3921
+
+Reference mode (``plan_reference``) gives a Qwen family the frame count and size qwen-vl-utils
+0.0.14 would give, so scores compare with published ones; vidllm still decodes frames at their
+true times over the range:
+
+>>> plan = plan_reference(PROFILES["qwen2.5-vl"], width=1280, height=720, frame_count=1500, fps=25.0,
+...                       spec=SamplingSpec(nframes=17))
+>>> plan.nframes, plan.width, plan.height, plan.mode    # 17 rounds to 16, as the reference does
+(16, 1008, 560, 'reference')
 """
 
 from __future__ import annotations
@@ -127,6 +136,7 @@ class BudgetPlan:
     visual_tokens: int
     budget: int
     spec: SamplingSpec  # the input spec with the chosen frame count and pixel cap
+    mode: str = "budget"  # "budget" (fitted to a token budget) or "reference" (qwen-vl-utils' counts)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -209,3 +219,103 @@ def _with_count(spec: SamplingSpec, n: int, countable: bool) -> SamplingSpec:
     if countable:
         return spec.replace(nframes=n, fps=None, min_frames=None, max_frames=None)
     return spec.replace(max_frames=n)
+
+
+# ---------------------------------------------------------------------- reference mode (qwen-vl-utils)
+
+#: qwen-vl-utils 0.0.14's video defaults (vision_process.py)
+REFERENCE_FPS = 2.0
+REFERENCE_MIN_FRAMES = 4
+REFERENCE_MAX_FRAMES = 768
+REFERENCE_FRAME_FACTOR = 2
+REFERENCE_MIN_TOKENS = 128
+REFERENCE_MAX_TOKENS = 768
+#: the sequence length qwen-vl-utils spreads over a video's frames (its MODEL_SEQ_LEN default)
+REFERENCE_SEQ_LEN = 128000
+
+
+def reference_family(profile: ModelProfile) -> bool:
+    """Whether ``profile`` is a family qwen-vl-utils prepares videos for (Qwen2/2.5/3-VL)."""
+    return profile.name.startswith("qwen") and profile.temporal_patch == 2 and profile.spatial_merge == 2
+
+
+def reference_frame_count(spec: SamplingSpec, *, frame_count: int, fps: float) -> int:
+    """How many frames qwen-vl-utils 0.0.14 takes (``smart_nframes`` over the frames of the range
+    ``calculate_video_frame_range`` gives): ``nframes`` rounded to even (17 -> 16, Python's
+    rounding), or the range's frames x fps / video fps kept within [4, 768 or the range's frames]
+    and floored to even. ``frame_count``/``fps`` are what a frame-indexed reader reports (the
+    frames in the file, their average rate)."""
+    if frame_count <= 0 or fps <= 0:
+        raise SpecError(f"reference mode needs the video's frame count and rate, got {frame_count} frames at {fps} fps")
+    total = frame_count
+    if spec.start or spec.end is not None:
+        duration = frame_count / fps
+        first = math.ceil(max(0.0, min(spec.start, duration)) * fps) if spec.start else 0
+        last = frame_count - 1
+        if spec.end is not None:
+            last = min(math.floor(max(0.0, min(spec.end, duration)) * fps), frame_count - 1)
+        if first >= last:
+            raise SpecError(f"the range {spec.start}-{spec.end}s holds no frames of this video in reference mode")
+        total = last - first + 1
+    factor = REFERENCE_FRAME_FACTOR
+    if spec.nframes is not None:
+        n = round(spec.nframes / factor) * factor
+    else:
+        rate = spec.fps if spec.fps is not None else REFERENCE_FPS
+        low = math.ceil((spec.min_frames or REFERENCE_MIN_FRAMES) / factor) * factor
+        high = math.floor((spec.max_frames or min(REFERENCE_MAX_FRAMES, total)) / factor) * factor
+        n = total / fps * rate
+        n = math.floor(min(max(n, low), high, total) / factor) * factor
+    if not factor <= n <= total:
+        raise SpecError(f"reference mode takes between {factor} and {total} frames of this range, got {n}")
+    return int(n)
+
+
+def plan_reference(profile: ModelProfile, *, width: int, height: int, frame_count: int, fps: float,
+                   spec: SamplingSpec | None = None) -> BudgetPlan:
+    """The frame count and per-frame size qwen-vl-utils 0.0.14 gives a video (``fetch_video``):
+    the count of ``reference_frame_count``; each frame between 128 and 768 merged patches and
+    within the share of its 128000-token sequence that the frames leave (which may overshoot a
+    model's context: the reference does not fit a budget); ``spec.max_pixels``/``min_pixels`` as
+    the reference's ``max_pixels``/``min_pixels``. The spec returned samples that many frames
+    uniformly over the same range at their true times (the reference indexes frames by number,
+    which on variable-frame-rate video lands seconds away from the times it reports)."""
+    spec = spec or SamplingSpec()
+    if not reference_family(profile):
+        raise SpecError(f"reference mode reproduces qwen-vl-utils, which prepares Qwen-VL videos; {profile.name} is not one")
+    if spec.strategy not in ("uniform", "fps"):
+        raise SpecError(f"reference mode takes frames by count or rate, not by {spec.strategy}")
+    n = reference_frame_count(spec, frame_count=frame_count, fps=fps)
+    f2 = profile.size_factor**2
+    min_pixels = spec.min_pixels if spec.min_pixels is not None else REFERENCE_MIN_TOKENS * f2
+    total_pixels = REFERENCE_SEQ_LEN * f2 * 0.9
+    max_pixels = max(min(REFERENCE_MAX_TOKENS * f2, total_pixels / n * REFERENCE_FRAME_FACTOR), int(min_pixels * 1.05))
+    if spec.max_pixels is not None:
+        max_pixels = min(spec.max_pixels, max_pixels)
+    if max_pixels < min_pixels:
+        raise SpecError(f"reference mode: max_pixels {max_pixels} is below min_pixels {min_pixels}")
+    f = profile.size_factor
+    w, h = fit_size(width, height, max_pixels=max_pixels, min_pixels=min_pixels, factor=f)  # the cap may be fractional
+    # the sampler takes whole-pixel caps: the first that gives the same size
+    cap = next((c for c in (math.floor(max_pixels), w * h) if c >= min_pixels
+                and fit_size(width, height, max_pixels=c, min_pixels=min_pixels, factor=f) == (w, h)), None)
+    if cap is None:
+        raise SpecError(f"reference mode: no whole-pixel cap gives {w}x{h} frames of {width}x{height}")
+    new_spec = spec.replace(nframes=n, fps=None, min_frames=None, max_frames=None, max_pixels=cap,
+                            min_pixels=min_pixels, size_factor=f)
+    tokens = profile.visual_tokens(n, w, h)
+    return BudgetPlan(profile.name, n, w, h, tokens, tokens, new_spec, mode="reference")
+
+
+def plan_video(profile: ModelProfile, *, width: int, height: int, duration: float, frame_count: int, fps: float,
+               budget: int | None, spec: SamplingSpec | None = None) -> BudgetPlan | None:
+    """The plan for one video: with no token budget set, a Qwen family gets reference mode
+    (counts and sizes as qwen-vl-utils, so scores compare with published ones) and other
+    families none (None: sample ``spec`` as it is); with a budget, ``plan_budget``. Strategies the
+    reference has no counterpart for (keyframes, scenes) fall back to the budget path."""
+    spec = spec or SamplingSpec()
+    if budget is None:
+        if reference_family(profile) and spec.strategy in ("uniform", "fps"):
+            return plan_reference(profile, width=width, height=height, frame_count=frame_count, fps=fps, spec=spec)
+        return None
+    return plan_budget(profile, width=width, height=height, duration=duration, budget=budget, spec=spec)

@@ -105,7 +105,8 @@ def read_letter(text: str, options: tuple[str, ...]) -> str | None:
     if len(bare) == 1 and bare.upper() in letters and (bare.isupper() or len(t) <= 3):
         return bare.upper()
     m = re.match(r"^\s*(?:option\s*)?[(\[]?([A-Z])(?:[)\]]|[.:,](?=\s|$)|\s*$|\s+(?=[(\-–—])|\s+(?=(?:is|was|would|should|seems|looks)\b))", t)
-    if m and m.group(1) in letters:
+    listed = m and re.match(r"[)\]]?[ \t]*(?:,|or\b|and\b)?[ \t]*[(\[][A-Z][)\]]", t[m.end(1) :])  # "(A)(B)(C)" lists options
+    if m and m.group(1) in letters and not listed:
         return m.group(1)
     phrases = re.findall(
         r"(?:answer|option|choice)\s*(?:is|would be|should be|[:=])?\s*(?:option\s*)?[(\[]?([A-Za-z])[)\]]?(?![A-Za-z])",
@@ -115,6 +116,9 @@ def read_letter(text: str, options: tuple[str, ...]) -> str | None:
     phrases = [p.upper() for p in phrases if p.upper() in letters]
     if phrases:
         return phrases[-1]
+    chosen = {m.group(1) for m in _CHOSEN.finditer(t) if m.group(1) in letters and not _negated(t, m.start())}
+    if len(chosen) == 1:
+        return chosen.pop()
     paren = {p for p in re.findall(r"\(([A-Z])\)", t) if p in letters}
     if len(paren) == 1:
         return paren.pop()
@@ -126,10 +130,29 @@ def read_letter(text: str, options: tuple[str, ...]) -> str | None:
         letter = m.group(1)
         if letter not in letters:
             continue
-        if letter in ("A", "I") and re.match(r"\s+(?!(?:or|and|nor)\b)[a-z]", t[m.end() :]):
+        if letter in ("A", "I") and re.match(rf"\s+(?!(?:or|and|nor|{_AFTER_LETTER})\b)[a-z]", t[m.end() :]):
             continue  # an article or a pronoun, not an option
+        if _negated(t, m.start()):
+            continue  # "not A": ruled out, not chosen
         standalone.add(letter)
     return standalone.pop() if len(standalone) == 1 else None
+
+
+# Words that follow a chosen letter but never an article: "I pick A because ...".
+_AFTER_LETTER = r"because|since|as|given|due|based|here|now|then|instead|over|too"
+# A letter named as the object of a verb of choosing: "I pick A", "I'd go with (C)", "My pick: B".
+# Upper-case only, so "I pick a card" stays an article; "A or B" is no choice.
+_CHOSEN = re.compile(
+    r"\b(?:pick(?:s|ed|ing)?|choos(?:e|es|ing)|chose|select(?:s|ed|ing)?|opt(?:s|ed|ing)?\s+for|"
+    r"go(?:es|ing)?\s+with|went\s+with|settle[ds]?\s+on|(?:i'?d|i\s+would|i)\s+say)"
+    r"\s*[:=]?\s*(?:option\s*|answer\s*|choice\s*)?[(\[]?((?-i:[A-Z]))[)\]]?(?![A-Za-z'])(?!\s+(?:or|and|nor)\b)",
+    re.I,
+)
+
+
+def _negated(t: str, at: int) -> bool:
+    """Whether the words just before position ``at`` deny what follows ("not A", "wouldn't pick B")."""
+    return bool(re.search(r"(?:\bnot|n't|\bnever|\bno)\b(?:\s+\w+)?\s*[(\[]?$", t[:at], re.I))
 
 
 def _letter_by_option_text(t: str, options: tuple[str, ...], letters: list[str]) -> str | None:

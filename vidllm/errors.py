@@ -58,6 +58,16 @@ class NoAudioError(VideoError, LookupError):
     """The file holds no audio stream (or none with the index asked for)."""
 
 
+class StreamError(VidllmError, ConnectionError):
+    """A live source (network stream, growing file, capture device) that cannot be opened or
+    read: it never started, or stayed silent past its timeouts; the message names the source."""
+
+    def __init__(self, source, problem: str):
+        self.source = str(source)
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}")
+
+
 class SpecError(VidllmError, ValueError):
     """A sampling spec or token budget that cannot be satisfied."""
 
@@ -146,6 +156,15 @@ class RequestError(VidllmError, ValueError):
     """A request the server cannot take (HTTP 400)."""
 
 
+class MediaForbiddenError(RequestError, PermissionError):
+    """Media from a place the server does not allow: a local file outside its folder, a remote
+    URL when remote media is off, or one that resolves to a loopback/private address (HTTP 403)."""
+
+
+class MediaTooLargeError(RequestError):
+    """A body, upload or media file beyond the server's size limits (HTTP 413)."""
+
+
 # -- evaluation ----------------------------------------------------------------------------------
 
 
@@ -173,6 +192,10 @@ class MissingVideosError(EvalError, FileNotFoundError):
 
 class RunMismatchError(EvalError, ValueError):
     """An output folder already holds a run with a different configuration."""
+
+
+class RunInUseError(EvalError, RuntimeError):
+    """Another process is writing the same output folder (the message names it)."""
 
 
 class ModelBackendUnavailableError(EvalError, NotImplementedError):

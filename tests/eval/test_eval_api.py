@@ -46,7 +46,7 @@ def test_evaluate_returns_results_paths_and_grades(mvbench_dir, tmp_path):
     result = evaluate(config)
     assert isinstance(result, EvalResult)
     assert result.results == json.loads((tmp_path / "results.json").read_text())
-    assert set(result.paths) == {"results", "samples", "report"} and all(p.parent == tmp_path for p in result.paths.values())
+    assert set(result.paths) == {"results", "samples", "report", "lmms_results", "lmms_samples:action_antonym"} and all(p.parent == tmp_path for p in result.paths.values())
     assert [s.doc_id for s in result.graded.samples] == ["action_antonym/0", "action_antonym/1", "action_antonym/2"]
     # the answer that is no option: the official scorer counts it (wrong), the robust score leaves it out
     official, robust = (result.graded.graded[m]["action_antonym/2"] for m in ("official", "robust"))

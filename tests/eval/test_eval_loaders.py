@@ -16,7 +16,8 @@ from vidllm.eval.benchmarks import BENCHMARKS, load_benchmark
 
 def test_registry_knows_every_benchmark_and_suggests():
     assert set(BENCHMARKS.names()) == {
-        "mvbench", "mlvu", "videomme", "videoreasonbench", "etbench", "ovobench", "vau", "videobench", "charades_sta"}
+        "mvbench", "mlvu", "videomme", "videomme_sub", "videoreasonbench", "etbench", "ovobench", "vau", "videobench",
+        "charades_sta"}
     with pytest.raises(RegistryError, match="did you mean mlvu"):
         BENCHMARKS.get("mlvuu")
 
@@ -62,7 +63,8 @@ def test_vau_all_rows_and_quirks(shared):
     assert report.quirks["correct_option_as_full_text"] == 8  # MSAD "D. Green trash bin ..."
     assert report.quirks["times_-1"] > 0 and report.quirks["anomaly_with_0_0_times"] > 0
     tasks = Counter(s.task for s in report.samples)
-    assert tasks["qa"] == tasks["tag"] == report.items and tasks["reasoning"] == report.items - 39
+    assert tasks["qa"] == tasks["tag"] == tasks["cls"] == report.items and tasks["reasoning"] == report.items - 39
+    assert report.quirks["anomaly_class_unknown"] == 39       # the same rows' class is "-1"
     full_text = next(s for s in report.samples if s.task == "qa" and s.extra["correct_option_raw"].startswith("D. Green"))
     assert full_text.target == "D" and not full_text.extra["invalid"]
 

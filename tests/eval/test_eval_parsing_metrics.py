@@ -27,6 +27,25 @@ def test_read_letter(reply, letter):
     assert read_letter(reply, OPTIONS) == letter
 
 
+@pytest.mark.parametrize("reply, letter", [
+    ("After watching, I pick A because of the scene at 0:42.", "A"),
+    ("I'd go with C.", "C"), ("I choose (B) since the bus appears at 1:05.", "B"), ("Going with D here.", "D"),
+    ("My pick: B", "B"), ("I'll select option C because the bike is green.", "C"), ("I would say B.", "B"),
+    ("I'm choosing D because the van stops at 0:30.", "D"), ("Based on the frames at 0:12 and 0:42, I pick C.", "C"),
+    ("A because the car is red.", "A"), ("A, because the car is red at 0:42.", "A"), ("I chose A as the answer.", "A"),
+    ("After watching the clip twice, I'd choose option B over A.", "B"), ("I would not pick A; I pick C.", "C"),
+    ("It is not A, it's B.", "B"),
+    # no single choice: these must stay unanswered
+    ("Not A.", None), ("I would not pick A.", None), ("I can't decide between A and B.", None),
+    ("I would pick A or B.", None), ("I pick A and B.", None), ("I'd pick neither A nor B.", None),
+    ("Hard to say; either A or C.", None), ("Pick a card.", None), ("I picked a frame at 0:42 but cannot tell.", None),
+    ("I pick the scene at 0:42.", None), ("(A)(B)(C)", None), ("(A) or (B)", None),
+])
+def test_read_letter_chosen_by_a_verb(reply, letter):
+    """A letter named as what the reply picks, with reasons and times after it (issue 14)."""
+    assert read_letter(reply, OPTIONS) == letter
+
+
 @pytest.mark.parametrize("reply, value", [
     ("Yes", "Yes"), ("no.", "No"), ("Y", "Yes"), ("Not sure", None), ("Yes, the step is being done", "Yes"), ("Nope", None),
 ])

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from vidllm.memory import unit_rows
+from vidllm.memory.signature import signatures
 from vidllm.video.sample import sample_frames
 from vidllm.video.samples import sample_path
 from vidllm.video.spec import SamplingSpec
@@ -24,23 +24,9 @@ from vidllm.video.spec import SamplingSpec
 DENSE_FPS = 8.0
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    return vector / max(float(np.linalg.norm(vector)), 1e-12)
-
-
 def embed_images(images: np.ndarray) -> np.ndarray:
-    """(n, H, W, 3) uint8 -> (n, 200) float32 unit rows: thumbnail (192) + gradients (8)."""
-    rows = []
-    for image in images:
-        picture = Image.fromarray(image)
-        thumbnail = np.asarray(picture.resize((8, 8), Image.BOX), dtype=np.float64) / 255.0
-        thumbnail = (thumbnail - thumbnail.mean()).ravel()
-        grey = np.asarray(picture.convert("L").resize((32, 32), Image.BOX), dtype=np.float64) / 255.0
-        dy, dx = np.gradient(grey)
-        orientation = np.arctan2(dy, dx) % np.pi
-        gradients, _ = np.histogram(orientation, bins=8, range=(0, np.pi), weights=np.hypot(dx, dy))
-        rows.append(np.concatenate([_unit(thumbnail), _unit(gradients)]))
-    return unit_rows(np.array(rows))
+    """(n, H, W, 3) uint8 -> (n, 204) unit rows: the memory stage's own picture signature."""
+    return signatures(images)
 
 
 def text_card(height: int, width: int, text: str = "NEEDLE 42") -> np.ndarray:

@@ -106,7 +106,9 @@ def test_video_url_mode_sends_the_file(fake_server, clip_cfr):
     [video] = [p for p in body["messages"][0]["content"] if p["type"] == "video_url"]
     with open(clip_cfr, "rb") as f:
         assert base64.b64decode(video["video_url"]["url"].split(",", 1)[1]) == f.read()
-    assert body["mm_processor_kwargs"] == {"fps": 2.0}
+    assert body["mm_processor_kwargs"] == {"fps": 2.0} and "media_io_kwargs" not in body
+    model.generate([Request.ask(clip_cfr, "Count.", spec=SamplingSpec(nframes=5))])
+    assert fake_server.received[-1]["body"]["media_io_kwargs"] == {"video": {"num_frames": 5}}  # vLLM's loader
     assert resp.manifest["videos"][0].get("timestamps") is None  # the server sampled
 
 
@@ -204,7 +206,8 @@ def test_bad_uris_and_options(uri, options, error, words):
 def test_api_key_is_sent_and_kept_out_of_the_manifest(fake_server):
     model = load_model(f"openai:{fake_server.base}#fake-model", api_key="sk-secret")
     [resp] = model.generate([Request((Turn("user", "hi"),))])
-    assert fake_server.received[0]["headers"]["Authorization"] == "Bearer sk-secret"
+    headers = {k.lower(): v for k, v in fake_server.received[0]["headers"].items()}
+    assert headers["authorization"] == "Bearer sk-secret"
     assert "sk-secret" not in str(resp.manifest)
 
 
@@ -215,3 +218,14 @@ def test_image_arrays_are_encoded(fake_server):
     model.generate([Request((Turn("user", (Image(np.full((8, 8, 3), 200, np.uint8)), Text("colour?"))),))])
     [part] = [p for p in fake_server.received[0]["body"]["messages"][0]["content"] if p["type"] == "image_url"]
     assert part["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_real_server_streams_tokens(llama_server):
+    """``generate_stream`` and ``stream=True``: the answer arrives as server-sent events."""
+    model = load_model(f"openai:{llama_server}#smollm2", timeout=60)
+    req = Request((Turn("user", "Name three colours."),), Generation(max_new_tokens=16))
+    pieces = []
+    resp = model.generate_stream(req, pieces.append)
+    assert len(pieces) > 1 and "".join(pieces).strip() == resp.text
+    [again] = load_model(f"openai:{llama_server}#smollm2", timeout=60, stream=True).generate([req])
+    assert again.text == resp.text  # greedy: the same answer, streamed or not

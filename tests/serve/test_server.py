@@ -1,4 +1,4 @@
-"""vidllm's OpenAI-compatible server, run as a user runs it, and vidllm's own OpenAI client
+"""``vidllm serve`` run as a user runs it (a subprocess), and vidllm's own OpenAI client
 (``--model openai:...``) asking it about real clips."""
 
 from __future__ import annotations
@@ -7,13 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
+import openai
 import pytest
 import tiny_vlms
 from media import sign_clip
-from model_servers import free_port
+from model_servers import FakeServer, free_port
 
 
 class Served:
@@ -28,15 +27,8 @@ class Served:
             if not line:  # the server exited
                 raise AssertionError("the server did not start:\n" + "".join(seen))
             seen.append(line)
+        self.banner = seen[-1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
-
-    def post(self, path: str, body: bytes):
-        req = urllib.request.Request(self.url + path, data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=120) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
 
     def close(self):
         self.proc.terminate()
@@ -50,34 +42,51 @@ def ask(*args):
     return json.loads(result.stdout)
 
 
-@pytest.fixture(scope="module")
-def timeline_server():
-    server = Served("timeline")
-    yield server
-    server.close()
+def test_cli_serves_an_openai_backend_with_local_media(tmp_path, clip_cfr):
+    """The command with its flags: key, allowed folder, ceilings; frames sampled here, sent upstream."""
+    upstream = FakeServer()
+    folder = tmp_path / "media"
+    folder.mkdir()
+    os.symlink(clip_cfr, folder / "clip.mp4")  # a link to a file outside: refused
+    (folder / "real.mp4").write_bytes(open(clip_cfr, "rb").read())
+    server = Served(f"openai:{upstream.base}#fake-model", "--api-key", "k", "--allowed-local-media-path", str(folder),
+                    "--max-frames", "6", "--max-fps", "2")
+    try:
+        assert "page:" in server.banner
+        sdk = openai.OpenAI(base_url=server.url, api_key="k", max_retries=0)
+        video = {"type": "video_url", "video_url": {"url": "real.mp4"}}
+        reply = sdk.chat.completions.create(model="served", messages=[{"role": "user", "content": [video]}])
+        assert reply.choices[0].message.content == "a bicycle"
+        sent = upstream.received[-1]["body"]["messages"][0]["content"]
+        assert sum(p["type"] == "image_url" for p in sent) == 6  # 1 fps over 10 s, capped by --max-frames 6
+        for bad, error in [({"type": "video_url", "video_url": {"url": "clip.mp4"}}, openai.PermissionDeniedError),
+                           ({"type": "video", "video": "real.mp4", "fps": 3}, openai.BadRequestError)]:
+            with pytest.raises(error):
+                sdk.chat.completions.create(model="served", messages=[{"role": "user", "content": [bad]}])
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=server.url, api_key="x", max_retries=0).models.list()
+    finally:
+        server.close()
+        upstream.close()
 
 
-def test_embedded_default_served_and_asked_through_openai_client(timeline_server, tmp_path):
+def test_cli_refuses_bad_settings_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "vidllm", "serve", "--max-fps", "-1"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and "max_fps" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_embedded_default_served_and_asked_through_openai_client(tmp_path):
     clip = sign_clip(tmp_path / "sign.mp4")
-    answer = ask(clip, "What number is written on the sign?", "--model", f"openai:{timeline_server.url}#served",
-                 "-o", "video_mode", "video_url")
-    assert "42" in answer["answer"]
-    assert answer["manifest"]["model"].endswith("#served")
-
-
-def test_bad_requests_get_json_errors_and_the_server_stays_up(timeline_server):
-    status, body = timeline_server.post("/chat/completions", b"{not json")
-    assert status == 400 and body["error"]["type"] == "invalid_request_error"
-    status, body = timeline_server.post("/chat/completions", json.dumps({"messages": []}).encode())
-    assert status == 400 and "messages" in body["error"]["message"]
-    local = {"messages": [{"role": "user", "content": [{"type": "video_url", "video_url": {"url": "/etc/passwd"}},
-                                                        {"type": "text", "text": "What?"}]}]}
-    status, body = timeline_server.post("/chat/completions", json.dumps(local).encode())
-    assert status == 400 and "local paths" in body["error"]["message"]
-    status, body = timeline_server.post("/embeddings", b"{}")
-    assert status == 404
-    with urllib.request.urlopen(timeline_server.url + "/models", timeout=30) as r:
-        assert json.loads(r.read())["data"][0]["id"] == "served"
+    server = Served("timeline")
+    try:
+        answer = ask(clip, "What number is written on the sign?", "--model", f"openai:{server.url}#served",
+                     "-o", "video_mode", "video_url")
+        assert "42" in answer["answer"]
+        assert answer["manifest"]["model"].endswith("#served")
+    finally:
+        server.close()
 
 
 @tiny_vlms.needs_transformers

@@ -48,9 +48,15 @@ def _tool_names(tools: str | None) -> tuple[str, ...] | None:
 @sampling_options
 @click.option("--max-new-tokens", type=click.IntRange(1), default=256, show_default=True,
               help="Longest answer (the timeline model caps it with -o max_answer_tokens).")
+@click.option("--strategy", default="uniform", show_default=True,
+              help="Which frames a frame-reading model sees within its budget: uniform (evenly spread), "
+                   "memory (distinct stretches of the whole video; a picture shown once survives), "
+                   "retrieve (where the perception timeline answers the question). The timeline model "
+                   "always shows the lines most relevant to the question plus coverage.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object with evidence, timings and manifest.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
-def ask(video, question, options, model, model_options, tools, threads, max_new_tokens, as_json, progress, **flags):
+def ask(video, question, options, model, model_options, tools, threads, max_new_tokens, strategy, as_json, progress,
+        **flags):
     """Ask VIDEO a QUESTION; prints the answer and the moments that support it."""
     from vidllm.models.pool import ModelPool
     from vidllm.tasks.ask import ask as run_ask
@@ -62,7 +68,8 @@ def ask(video, question, options, model, model_options, tools, threads, max_new_
     sampling = pop_sampling(flags)
     with ModelPool() as pool:
         answer = run_ask(video, question, options=list(options) if options else None, model=model,
-                         model_options=settings, sampling=sampling, pool=pool, max_new_tokens=max_new_tokens)
+                         model_options=settings, sampling=sampling, pool=pool, max_new_tokens=max_new_tokens,
+                         strategy=strategy)
     if as_json:
         echo_json(answer.to_dict())
     else:

@@ -38,7 +38,8 @@ def info(video: str, as_json: bool) -> None:
         ("keyframes", f"{facts['keyframe_count']}" + (f", every {facts['keyframe_interval']:.2f} s on average" if facts["keyframe_interval"] else "")),
         ("audio", f"{facts['audio_sample_rate']} Hz, {facts['audio_channels']} channels" if facts["has_audio"] else "none"),
     ]
-    if facts["truncated"]:
+    lines += [("note", note) for note in facts["notes"]]
+    if facts["truncated"] and not any("truncated" in note for note in facts["notes"]):
         lines.append(("warning", "the file is truncated or damaged; only the readable part is described"))
     for name, value in lines:
         click.echo(f"{name:>11}: {value}")
@@ -108,10 +109,11 @@ def cache_info(as_json: bool) -> None:
 
 @cache.command("clear")
 def cache_clear() -> None:
-    """Delete every cached frame set and index."""
+    """Delete every cached frame set and index, and the server's uploads."""
+    from vidllm.serve.uploads import clear_uploads
     from vidllm.video.cache import FrameCache
 
-    freed = FrameCache().clear()
+    freed = FrameCache().clear() + clear_uploads()
     click.echo(f"freed {freed / 1e6:.1f} MB")
 
 

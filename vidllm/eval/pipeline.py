@@ -33,7 +33,7 @@ from vidllm.eval.model_predictor import make_judge, make_predictor
 from vidllm.eval.report import build_results, write_outputs
 from vidllm.eval.result_files import read_predictions
 from vidllm.eval.runner import frames_for, merge_sampling, predictor_info, run
-from vidllm.eval.store import RunStore
+from vidllm.eval.store import RunLock, RunStore
 from vidllm.eval.types import EvalSample, LoadReport
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ class EvalConfig:
     ``model_options``; ``tasks`` may hold comma-separated names; ``limit`` keeps the first N
     samples of each task; ``sampling`` overrides the benchmark's frame sampling (``SamplingSpec``
     fields); ``out_dir`` defaults to ``out/eval/<benchmark>``; ``judge`` grades the judged tasks;
-    ``thumbnails`` samples are shown with frames in report.html.
+    ``thumbnails`` samples are shown with frames in report.html; ``ray`` spreads the samples over
+    a Ray cluster ("local", "auto" or "ray://HOST:PORT"; ``vidllm.eval.ray_runner``).
     """
 
     model: str
@@ -65,6 +66,7 @@ class EvalConfig:
     judge: str | None = None
     thumbnails: int = 4
     progress: bool = True
+    ray: str | None = None
 
     def __post_init__(self) -> None:
         if not self.model or not isinstance(self.model, str):
@@ -118,31 +120,55 @@ def evaluate(config: EvalConfig) -> EvalResult:
     load = bench.load(tasks=list(config.tasks) or None, limit=config.limit, skip_missing=config.skip_missing,
                       sampling=config.sampling)
     out = config.out
-    with ModelPool() as pool:
-        predict = make_predictor(config.model, pool, sampling=config.sampling, model_options=config.model_options)
-        model = {"uri": config.model, **predictor_info(predict)}
-        # what fixes the answers: a restart with anything else changed is refused
-        fingerprint = {"benchmark": bench.name, "model": model, "sampling": sampling, "seed": config.seed, "judge": config.judge}
-        predictions = run(load.samples, predict, out, workers=config.workers, fingerprint=fingerprint,
-                          progress=config.progress, description=f"{bench.name} {config.model}")
-        judge = make_judge(config.judge, pool)
-        with RunStore(out) as store:
-            if judge is not None:
-                judge.seed(store.judge_calls())  # a re-run asks the judge nothing it already answered
-            graded = grade(bench, load.samples, predictions, GradeContext(judge=judge))
-            if judge is not None:
-                store.put_judge_calls(judge.calls.values())
-    manifest = {
-        "model": model, "benchmark": bench.name, "tasks": list(config.tasks) or list(bench.tasks), "limit": config.limit,
-        "sampling": sampling, "resolution": {"max_pixels": sampling.get("max_pixels")},
-        "prompts": "each sample's system, prompt and answer prefix are in samples.jsonl (doc)",
-        "seed": config.seed,
-        "judge": None if judge is None else {"uri": config.judge, "model": judge.model, "baseline": judge.baseline},
-        "versions": versions(),
-    }
-    paths = write_outputs(out, bench, load, graded, manifest, judge=judge, frames=thumbnails(load.samples, config.thumbnails))
+    with RunLock(out):  # one writer per output folder; a second run is refused, naming this one
+        with ModelPool() as pool:
+            model, predictions = _predict(config, bench, load, sampling, pool)
+            judge = make_judge(config.judge, pool)
+            with RunStore(out) as store:
+                if judge is not None:
+                    judge.seed(store.judge_calls())  # a re-run asks the judge nothing it already answered
+                graded = grade(bench, load.samples, predictions, GradeContext(judge=judge))
+                if judge is not None:
+                    store.put_judge_calls(judge.calls.values())
+        manifest = {
+            "model": model, "benchmark": bench.name, "tasks": list(config.tasks) or list(bench.tasks), "limit": config.limit,
+            "sampling": sampling, "resolution": {"max_pixels": sampling.get("max_pixels")},
+            "prompts": "each sample's system, prompt and answer prefix are in samples.jsonl (doc)",
+            "seed": config.seed,
+            "judge": None if judge is None else {"uri": config.judge, "model": judge.model, "baseline": judge.baseline},
+            "versions": versions(),
+        }
+        paths = write_outputs(out, bench, load, graded, manifest, judge=judge, frames=thumbnails(load.samples, config.thumbnails))
     results = json.loads(paths["results"].read_text(encoding="utf-8"))
     return EvalResult(results, paths, graded, load)
+
+
+def _predict(config: EvalConfig, bench, load: LoadReport, sampling: dict, pool) -> tuple[dict, dict]:
+    """(the model as the manifest records it, the predictions): in this process, or on Ray tasks
+    (``config.ray``) writing to the same store. Either can resume the other's run."""
+
+    def fingerprint(model: dict) -> dict:  # what fixes the answers: a restart with anything else changed is refused
+        return {"benchmark": bench.name, "model": model, "sampling": sampling, "seed": config.seed, "judge": config.judge}
+
+    description = f"{bench.name} {config.model}"
+    if config.ray is None:
+        predict = make_predictor(config.model, pool, sampling=config.sampling, model_options=config.model_options)
+        model = {"uri": config.model, **predictor_info(predict)}
+        return model, run(load.samples, predict, config.out, workers=config.workers, fingerprint=fingerprint(model),
+                          progress=config.progress, description=description)
+    from vidllm.eval import ray_runner
+
+    started = ray_runner.connect(config.ray)
+    try:
+        spec = ray_runner.PredictorSpec(config.model, config.model_options, config.sampling)
+        model = {"uri": config.model, **ray_runner.remote_predictor_info(spec)}
+        return model, ray_runner.run_on_ray(load.samples, spec, config.out, fingerprint=fingerprint(model),
+                                            progress=config.progress, description=description)
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
 
 
 def score(predictions: str | Path, benchmark: str | None = None, *, data: str | Path | None = None,
@@ -160,7 +186,10 @@ def score(predictions: str | Path, benchmark: str | None = None, *, data: str | 
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
     manifest = {"predictions_file": {"path": path.name, "sha256": digest}, "benchmark": bench.name,
                 "judge": None if grader is None else {"uri": judge}, "versions": versions()}
-    paths = write_outputs(out_dir, bench, load, graded, manifest, judge=grader) if out_dir else {}
+    paths: dict = {}
+    if out_dir:
+        with RunLock(out_dir):
+            paths = write_outputs(out_dir, bench, load, graded, manifest, judge=grader)
     return EvalResult(build_results(bench, load, graded, manifest, grader), paths, graded, load)
 
 

@@ -8,6 +8,9 @@ no completion order), so a run killed and resumed writes the same file as an unb
 ``samples.jsonl`` has one line per sample with lmms-eval's fields (doc_id, doc, input, target,
 resps, filtered_resps, the metric values) plus both readings of the reply.
 
+``lmms_eval_results.json`` and ``lmms_eval_samples_<bench>_<task>.jsonl`` are the same run in
+lmms-eval's formats (``vidllm.eval.lmms_eval``), with standard errors.
+
 ``judge_calls.jsonl`` (when a judge graded) holds every judge call: model, system, prompt, reply.
 
 ``report.html`` is one self-contained page (no network, no scripts): tables, an inline SVG bar
@@ -22,11 +25,14 @@ import hashlib
 import html
 import io
 import json
+import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from vidllm.eval.grading import MODES, GradeResult, jsonable
+from vidllm.eval.lmms_eval import write_lmms_outputs
 from vidllm.eval.types import LoadReport
 
 FORMAT_VERSION = 1
@@ -116,6 +122,7 @@ def write_outputs(
     lines = sample_lines(graded)
     _atomic_text(paths["samples"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
     _atomic_text(paths["report"], render_html(results, graded, frames or {}))
+    paths.update(write_lmms_outputs(out, bench, graded, manifest, _atomic_text))
     if judge is not None:
         paths["judge_calls"] = out / "judge_calls.jsonl"
         calls = [{"key": k, **c.to_dict()} for k, c in sorted(judge.calls.items())]
@@ -124,9 +131,17 @@ def write_outputs(
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Write through a temporary file of a name no other writer uses, then rename: two processes
+    writing the same output folder never clobber each other's half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for reading
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # ------------------------------------------------------------------------------------ HTML

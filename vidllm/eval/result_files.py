@@ -1,9 +1,10 @@
 """Read a predictions file written by another tool into (benchmark, samples, predictions), for
 ``vidllm score``.
 
-Two kinds of file are read: a benchmark's own result format, by that benchmark's
-``read_results`` (``vidllm.eval.benchmarks.<name>`` documents which format), and vidllm's own
-``samples.jsonl``, for any benchmark. Either way the result goes through
+Three kinds of file are read: a benchmark's own result format, by that benchmark's
+``read_results`` (``vidllm.eval.benchmarks.<name>`` documents which format), vidllm's own
+``samples.jsonl``, for any benchmark, and lmms-eval's ``*_samples_<task>.jsonl``
+(``vidllm.eval.lmms_eval``), so an lmms-eval run is rescored with both readings. Either way the result goes through
 ``vidllm.eval.grading.grade``, the same path as ``vidllm eval``: official and robust scores side
 by side.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from vidllm.errors import PredictionFormatError
 from vidllm.eval.benchmarks import BENCHMARKS, Benchmark
+from vidllm.eval.lmms_eval import is_lmms_samples, read_lmms_samples
 from vidllm.eval.types import EvalSample, LoadReport, Prediction
 
 
@@ -29,6 +31,8 @@ def read_predictions(path: str | Path, bench_name: str | None = None, *, data: s
     if not path.exists():
         raise PredictionFormatError(f"predictions file {path} does not exist")
     if path.suffix == ".jsonl":
+        if is_lmms_samples(path):
+            return read_lmms_samples(path, bench_name, data=Path(data) if data is not None else None)
         return _vidllm_samples(path, bench_name)
     if bench_name is None:
         raise PredictionFormatError(f"{path}: say which benchmark it is for (--bench NAME); known: {', '.join(BENCHMARKS.names())}")

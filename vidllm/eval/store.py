@@ -12,13 +12,17 @@ scoring.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import sys
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from vidllm import db
 from vidllm.db import Migration
-from vidllm.errors import RunMismatchError
+from vidllm.errors import RunInUseError, RunMismatchError
 from vidllm.eval.judge import JudgeCall
 from vidllm.eval.types import Prediction
 
@@ -107,3 +111,55 @@ class RunStore:
 
     def judge_calls(self) -> dict[str, JudgeCall]:
         return {key: JudgeCall(**json.loads(text)) for key, text in self.db.execute("SELECT key, call FROM judge_calls")}
+
+
+LOCKNAME = ".vidllm-run.lock"
+
+
+class RunLock:
+    """One writer per output folder: an exclusive ``flock`` on ``<out>/.vidllm-run.lock`` for as
+    long as an evaluation writes there. A second process is refused at once with the first
+    one's pid and command (written into the lock file); the kernel drops the lock when its
+    holder exits, however it exits, so a crash leaves nothing stale behind.
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with RunLock(folder):
+    ...     pass
+    """
+
+    def __init__(self, out_dir: str | Path):
+        self.path = Path(out_dir) / LOCKNAME
+        self.file = None
+        self.created = False
+
+    def __enter__(self) -> RunLock:
+        self.created = not self.path.parent.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        file = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            holder = file.read().strip() or "another process"
+            file.close()
+            raise RunInUseError(f"{self.path.parent} is being written by {holder}; wait for it to finish "
+                                "(then re-run to resume) or use another --out folder") from None
+        file.seek(0)
+        file.truncate()
+        command = " ".join([os.path.basename(sys.argv[0]) if sys.argv else "python", *sys.argv[1:4]])
+        file.write(f"pid {os.getpid()} ({command} ..., since {time.strftime('%Y-%m-%d %H:%M:%S')})")
+        file.flush()
+        self.file = file
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.file is None:
+            return
+        if exc_type is not None and self.created and [p.name for p in self.path.parent.iterdir()] == [LOCKNAME]:
+            # a run refused before writing anything leaves no folder behind
+            self.path.unlink()
+            self.path.parent.rmdir()
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+        self.file = None

@@ -102,25 +102,33 @@ class TimelineBackend(Backend):
             raise UnsupportedInputError(f"timeline answers about one video per request, got {len(videos)}")
         video = videos[0]
         text = "\n".join(p.text for p in request.turns[-1].content if isinstance(p, Text)).strip()
-        question, _ = split_options(text.replace(CHOICE_INSTRUCTION, "").strip())
         spec = video.spec
         time_range = (spec.start, spec.end) if spec.end is not None or spec.start > 0 else None
-
-        timings: dict[str, float] = {}
         began = time.perf_counter()
         timeline = self.timeline(video.source)
         if time_range is not None:
             timeline = timeline.within(*time_range)
-        timings["perception"] = round(time.perf_counter() - began, 3)
+        output = self.answer_over(timeline, text, request.generation)
+        perception = time.perf_counter() - began - sum(output.timings.values())
+        output.timings = {"perception": round(perception, 3), **output.timings}
+        output.manifest["time_range"] = list(time_range) if time_range else None
+        return output
 
+    def answer_over(self, timeline: Timeline, text: str, gen: Generation) -> Output:
+        """Answer ``text`` (a question, options inside it or not) from ``timeline``: any
+        timeline, also one built by a caller (a stream's, or a haystack with a needle in it)."""
+        question, options = split_options(text.replace(CHOICE_INSTRUCTION, "").strip())
+        timings: dict[str, float] = {}
         t = time.perf_counter()
         embedder = default_embedder()
-        selected = timeline.select(question, self.options.budget_tokens, embedder)
+        # the options take part in choosing lines: the line that states an option is evidence
+        query = " ".join([question, *(option for _, option in options)])
+        selected = timeline.select(query, self.options.budget_tokens, embedder,
+                                   terms=[option for _, option in options])
         description = "\n".join(line.render() for line, _ in selected) or "(the tools found nothing)"
         timings["retrieval"] = round(time.perf_counter() - t, 3)
 
         prompt = f"Video description ({clock(timeline.duration)} long):\n{description}\n\nQuestion: {text}"
-        gen = request.generation
         t = time.perf_counter()
         [response] = self.llm.generate([Request(
             (Turn("system", (Text(SYSTEM_PROMPT),)), Turn("user", (Text(prompt),))),
@@ -135,7 +143,6 @@ class TimelineBackend(Backend):
             manifest={
                 "llm": {"uri": self.options.llm, "options": self.llm_options, **response.manifest},
                 "retrieval": {"embedder": embedder.manifest(), "budget_tokens": self.options.budget_tokens},
-                "time_range": list(time_range) if time_range else None,
                 "system_prompt": SYSTEM_PROMPT,
                 "prompt": prompt,
                 "lines": [{"start": line.start, "end": line.end, "kind": line.kind, "text": line.text,

@@ -49,12 +49,17 @@ class Observation:
 
 @dataclass(frozen=True)
 class PerceptionInput:
-    """What a tool may read: the sampled frames, and the video path for audio tools."""
+    """What a tool may read: the sampled frames, and the video path for audio tools.
+
+    ``start``/``end`` bound the stretch of the video this input covers: a long video is
+    perceived a chunk at a time, and an audio tool reads only its chunk's audio."""
 
     frames: Frames
     video_path: str
     duration: float
     has_audio: bool
+    start: float = 0.0
+    end: float | None = None  # None: to the end of the video
 
 
 class PerceptionTool:

@@ -9,6 +9,7 @@ question is about and what happens around it. Lines come out in time order.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,9 +42,13 @@ class Line:
     text: str
     score: float = 1.0
 
+    def statement(self) -> str:
+        """What the line says, without its times: what relevance is computed on (the same
+        statement at another time costs no second embedding, which an hour of footage needs)."""
+        return f"{KIND_LABELS.get(self.kind, self.kind)}: {self.text}"
+
     def render(self) -> str:
-        label = KIND_LABELS.get(self.kind, self.kind)
-        return f"[{clock(self.start)}-{clock(self.end)}] {label}: {self.text}"
+        return f"[{clock(self.start)}-{clock(self.end)}] {self.statement()}"
 
 
 # Tags below this probability are guesses: shown to people (with their score), not to a model.
@@ -64,6 +69,24 @@ def prompt_text(o: Observation) -> str | None:
     if o.kind == "shot":
         return None if o.payload.get("index", 0) == 0 else "a new shot begins"
     return o.text
+
+
+TERM_BONUS = 0.5
+_FILLER = frozenset("a an the of to is it its in on at and or by with from".split())
+
+
+def words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _FILLER}
+
+
+def states_a_term(text: str, terms) -> bool:
+    """Whether ``text`` holds every word of some term (case and punctuation aside).
+
+    >>> states_a_term('"BUTTON" on a sign', ["button"]), states_a_term("red car", ["blue car"])
+    (True, False)
+    """
+    said = words(text)
+    return any(w and w <= said for w in map(words, terms))
 
 
 def estimate_tokens(text: str) -> int:
@@ -109,20 +132,25 @@ class Timeline:
         return "\n".join(line.render() for line in self.lines())
 
     def select(self, question: str | None, budget_tokens: int, embedder=None, *,
-               relevance_share: float = 0.75) -> list[tuple[Line, float]]:
+               relevance_share: float = 0.75, terms: list[str] = ()) -> list[tuple[Line, float]]:
         """Lines to show for ``question`` within ``budget_tokens``, with their relevance.
 
         ``relevance_share`` of the budget goes to the most relevant lines; the rest covers the
-        video evenly (the most relevant line of each uncovered stretch of time first).
+        video evenly (the most relevant line of each uncovered stretch of time first). A line
+        that says every word of one of ``terms`` (an answer option) gains ``TERM_BONUS``:
+        sentence similarity ranks a card reading "BUTTON" below footage of switches, while the
+        exact word is what settles the question.
         """
         lines = self.lines(for_model=True)
         if not lines:
             return []
         if question and embedder is not None:
-            vectors = embedder.embed([line.render() for line in lines])
+            vectors = embedder.embed([line.statement() for line in lines])
             relevance = vectors @ embedder.embed([question])[0]
         else:
             relevance = np.zeros(len(lines), dtype=np.float32)
+        if terms:
+            relevance = relevance + TERM_BONUS * np.array([states_a_term(line.text, terms) for line in lines])
         costs = [estimate_tokens(line.render()) + 1 for line in lines]
         if sum(costs) <= budget_tokens:
             return list(zip(lines, relevance.tolist()))

@@ -18,6 +18,7 @@ Every model takes the same path: the question (options given apart or inside it)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -28,7 +29,9 @@ from vidllm.choices import normalise_options, parse_choice, split_options
 from vidllm.models.pool import ModelPool
 from vidllm.models.registry import check_sampling
 from vidllm.models.request import Request, Response
+from vidllm.perceive.timeline import words
 from vidllm.tasks.answer import Answer, Evidence
+from vidllm.tasks.frame_selection import STRATEGIES, select_frames
 from vidllm.timeparse import find_spans
 from vidllm.video.probe import check_path
 from vidllm.video.spec import SamplingSpec
@@ -56,12 +59,15 @@ def shared_pool() -> ModelPool:
 
 def ask(video, question: str, *, options: list[str] | None = None, model: str | None = None,
         model_options: dict | None = None, sampling: dict | None = None, pool: ModelPool | None = None,
-        max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0, budget: int | None = None) -> Answer:
+        max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0, budget: int | None = None,
+        strategy: str = "uniform") -> Answer:
     """Answer ``question`` about ``video`` with ``model`` (default: ``default_model()``).
 
     ``sampling`` holds the ``SamplingSpec`` fields the caller chose (the rest take the
     defaults); a field the model cannot honour is refused, never silently dropped.
-    ``model_options`` are the backend's options (``vidllm models --options``).
+    ``model_options`` are the backend's options (``vidllm models --options``). ``strategy``
+    chooses which frames a frame-reading model sees under its budget (``frame_selection``:
+    uniform, memory, retrieve); the embedded default chooses timeline lines, not frames.
     """
     began = time.perf_counter()
     check_path(video)
@@ -72,15 +78,44 @@ def ask(video, question: str, *, options: list[str] | None = None, model: str | 
     uri = model or default_model()
     sampling = dict(sampling or {})
     check_sampling(uri, sampling)  # before anything loads
+    STRATEGIES.get(strategy)  # an unknown name too
     spec = SamplingSpec.from_fields(sampling)
     backend = (pool or shared_pool()).get(uri, **(model_options or {}))
     request = Request.ask(str(video), question, spec=spec, budget=budget,
                           options=[f"{letter}. {text}" for letter, text in pairs] or None,
                           max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    selection = None
+    if strategy != "uniform" and backend.samples_videos():
+        request, selection = with_selected_frames(backend, request, question, strategy)
     [response] = backend.generate([request])
     answer = answer_from_response(question, pairs, response)
+    if selection is not None:
+        answer.manifest["frame_selection"] = selection.manifest
     answer.timings["total"] = round(time.perf_counter() - began, 3)
     return answer
+
+
+def with_selected_frames(backend, request: Request, question: str, strategy: str):
+    """``request`` with its video's frames chosen by ``strategy``: as many as the model's
+    budget holds (the planner's count and size), so the visual tokens match the plan."""
+    from vidllm.budget import plan_budget
+    from vidllm.models.request import Turn, Video
+    from vidllm.video.sample import probe
+
+    [video] = request.videos()
+    info = probe(video.source)
+    spec, count = video.spec, None
+    budget = request.budget or backend.default_budget(request)
+    if backend.profile is not None and budget is not None:
+        plan = plan_budget(backend.profile, width=info.display_width, height=info.display_height,
+                           duration=info.duration, budget=budget, spec=SamplingSpec.from_fields(spec.to_dict()))
+        spec, count = plan.spec, plan.nframes
+    start, end = spec.clip_range(info.duration)
+    count = count or spec.frame_count(end - start)
+    selection = select_frames(video.source, strategy, count, spec, question=question)
+    chosen = Video(None, frames=selection.frames)
+    turns = tuple(Turn(t.role, tuple(chosen if part is video else part for part in t.content)) for t in request.turns)
+    return dataclasses.replace(request, turns=turns), selection
 
 
 def answer_from_response(question: str, options: list[tuple[str, str]], response: Response) -> Answer:
@@ -93,6 +128,12 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
         answer, source = parse_choice(reply, letters, texts), "reply"
         support = option_support(options, lines or [])
         stated = [letter for letter, share in support.items() if share == 1.0]
+        if not stated and lines:
+            # none stated by the most relevant lines: an option that some line read states, when
+            # no other option is stated anywhere, is still what the evidence says (a needle's
+            # card whose word a neighbouring topic outranks in relevance)
+            anywhere = option_support(options, lines, top=len(lines))
+            stated = [letter for letter, share in anywhere.items() if share == 1.0]
         if len(stated) == 1 and stated[0] != answer:
             answer, source = stated[0], "evidence"
         elif answer is None and lines:
@@ -111,13 +152,6 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
     )
 
 
-_FILLER = frozenset("a an the of to is it its in on at and or by with from".split())
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _FILLER]
-
-
 def option_support(options: list[tuple[str, str]], lines: list[dict], top: int = 3) -> dict[str, float]:
     """How plainly the ``top`` lines most relevant to the question state each option: the
     largest share of the option's words found in one line's statement (the text before any
@@ -130,11 +164,11 @@ def option_support(options: list[tuple[str, str]], lines: list[dict], top: int =
     {'A': 0.0, 'B': 0.0, 'C': 1.0, 'D': 0.0}
     """
     relevant = sorted(lines, key=lambda line: -line.get("relevance", 0.0))[:top]
-    statements = [set(_words(line["text"].split("(", 1)[0])) for line in relevant]
+    statements = [words(line["text"].split("(", 1)[0]) for line in relevant]
     support = {}
     for letter, text in options:
-        words = _words(text)
-        shares = [len(set(words) & said) / len(set(words)) for said in statements] if words else []
+        wanted = words(text)
+        shares = [len(wanted & said) / len(wanted) for said in statements] if wanted else []
         support[letter] = round(max(shares, default=0.0), 3)
     return support
 
@@ -144,7 +178,7 @@ def choose_by_similarity(question: str, options: list[tuple[str, str]], lines: l
     from vidllm.perceive.text_embed import default_embedder
 
     embedder = default_embedder()
-    shown = embedder.embed([line["rendered"] for line in lines])
+    shown = embedder.embed([_statement(line) for line in lines])
     claims = embedder.embed([f"{question} {text}" for _, text in options])
     return options[int(np.argmax((claims @ shown.T).max(axis=1)))][0]
 
@@ -157,12 +191,17 @@ def evidence_lines(question: str, answer: str, lines: list[dict], k: int = 3) ->
     from vidllm.perceive.text_embed import default_embedder
 
     embedder = default_embedder()
-    sims = embedder.embed([line["rendered"] for line in lines]) @ embedder.embed([f"{question} {answer}"])[0]
-    words = {w for w in re.findall(r"[a-z0-9]+", answer.lower()) if len(w) > 2 or w.isdigit()}
-    overlap = np.array([len(words & set(re.findall(r"[a-z0-9]+", line["text"].lower()))) / max(1, len(words))
+    sims = embedder.embed([_statement(line) for line in lines]) @ embedder.embed([f"{question} {answer}"])[0]
+    answer_words = {w for w in re.findall(r"[a-z0-9]+", answer.lower()) if len(w) > 2 or w.isdigit()}
+    overlap = np.array([len(answer_words & set(re.findall(r"[a-z0-9]+", line["text"].lower()))) / max(1, len(answer_words))
                         for line in lines])
     scores = sims + overlap
     order = np.argsort(-scores)[:k]
     best = scores[order[0]]
-    return [Evidence(lines[i]["start"], lines[i]["end"], lines[i]["rendered"].split("] ", 1)[1], round(float(scores[i]), 4))
+    return [Evidence(lines[i]["start"], lines[i]["end"], _statement(lines[i]), round(float(scores[i]), 4))
             for i in order if scores[i] >= 0.8 * best]
+
+
+def _statement(line: dict) -> str:
+    """A shown line without its times ("objects: bicycle"): what similarity is computed on."""
+    return line["rendered"].split("] ", 1)[-1]

@@ -12,42 +12,51 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
 import av
 import numpy as np
 
-from vidllm.errors import DecodeTimeoutError
-from vidllm.video.probe import StreamIndex, open_container, video_stream
+from vidllm.video.probe import Deadline, StreamIndex, open_container, video_stream
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = float(os.environ.get("VIDLLM_DECODE_TIMEOUT", 600))
-
-
 @dataclass
 class DecodeResult:
+    """What a decode produced. Without a ``sink`` the frames are kept in ``images``; with one,
+    each frame is handed to ``sink(pts, image)`` the moment it is decoded and not kept, so
+    that memory holds one frame per worker whatever the number of frames."""
+
     images: dict[int, np.ndarray] = field(default_factory=dict)  # pts -> HxWx3 uint8
     decoded_frames: int = 0
     bad_packets: int = 0
     seeks: int = 0
+    got: set[int] = field(default_factory=set)  # pts of every frame delivered
+    sink: Callable[[int, np.ndarray], None] | None = None
+
+    def deliver(self, pts: int, image: np.ndarray) -> None:
+        self.got.add(pts)
+        if self.sink is None:
+            self.images[pts] = image
+        else:
+            self.sink(pts, image)
 
 
-class _Deadline:
-    def __init__(self, path, timeout: float | None):
-        self.path = path
-        self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
-        self.end = time.monotonic() + self.timeout
+class _Untimed:
+    """Gives frames that come out of the decoder without a pts the pts the index extrapolated
+    for them, in order. Valid only for a read that began at the start of the file."""
 
-    def check(self) -> None:
-        if time.monotonic() > self.end:
-            raise DecodeTimeoutError(
-                self.path,
-                f"decoding took longer than {self.timeout:.0f}s; the file may be damaged "
-                "(raise the limit with VIDLLM_DECODE_TIMEOUT)",
-            )
+    def __init__(self, index: StreamIndex):
+        self.pts = index.pts[: index.untimed]
+        self.seen = 0
+
+    def next(self) -> int | None:
+        if self.seen >= len(self.pts):
+            return None
+        self.seen += 1
+        return int(self.pts[self.seen - 1])
 
 
 def _to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
@@ -68,35 +77,42 @@ def decode_frames(
     timeout: float | None = None,
     threads: bool = True,
     workers: int | None = None,
+    sink: Callable[[int, np.ndarray], None] | None = None,
 ) -> DecodeResult:
     """Decode the frames whose pts are in ``wanted_pts`` at ``decode_size`` (width, height, as
     stored, before rotation). Frames that cannot be decoded are simply absent from the result.
 
     With ``workers`` > 1 the needed GOPs are split into contiguous shares, each decoded by its
     own thread with its own demuxer (PyAV releases the GIL while decoding), since GOPs are
-    independent and frame threading alone uses two cores poorly.
+    independent and frame threading alone uses two cores poorly. ``sink`` (see ``DecodeResult``)
+    is then called from those threads.
     """
-    deadline = _Deadline(path, timeout)
+    deadline = Deadline(path, timeout)
     row_of = {int(p): i for i, p in enumerate(index.pts)}
     rows = np.array([row_of[int(p)] for p in wanted_pts], dtype=np.int64)
-    gops = np.unique(index.gop[rows])
+    # untimed frames cannot be sought: the pass from the start below reads them in order
+    gops = np.unique(index.gop[rows[rows >= index.untimed]])
     workers = max(1, min(workers or DEFAULT_WORKERS, len(gops) // 2))
     with open_container(path) as container:
         seekable = can_seek(container)
-    if workers == 1 or not seekable:
-        result = _decode_gops(path, index, rows, gops, decode_size, deadline, threads)
+    if not len(gops):
+        result = DecodeResult(sink=sink)
+    elif workers == 1 or not seekable:
+        result = _decode_gops(path, index, rows, gops, decode_size, deadline, threads, DecodeResult(sink=sink))
     else:
         shares = np.array_split(gops, workers)
         with ThreadPoolExecutor(workers) as pool:
             parts = list(pool.map(
-                lambda share: _decode_gops(path, index, rows, share, decode_size, deadline, threads), shares))
-        result = DecodeResult()
+                lambda share: _decode_gops(path, index, rows, share, decode_size, deadline, threads,
+                                           DecodeResult(sink=sink)), shares))
+        result = DecodeResult(sink=sink)
         for part in parts:
             result.images.update(part.images)
+            result.got |= part.got
             result.decoded_frames += part.decoded_frames
             result.bad_packets += part.bad_packets
             result.seeks += part.seeks
-    remaining = {int(p) for p in wanted_pts} - set(result.images)
+    remaining = {int(p) for p in wanted_pts} - result.got
     if remaining:
         # Open-GOP leading frames, or a demuxer whose seeks land late: read the file from the
         # start once, without seeking, up to the last frame still missing.
@@ -105,15 +121,15 @@ def decode_frames(
             stream = video_stream(container, path)
             if threads:
                 stream.codec_context.thread_type = "AUTO"
-            _decode_until(container.demux(stream), set(remaining), remaining, decode_size, deadline, result)
+            _decode_until(container.demux(stream), set(remaining), remaining, decode_size, deadline, result,
+                          untimed=_Untimed(index) if index.untimed else None)
     return result
 
 
 def _decode_gops(path, index: StreamIndex, rows: np.ndarray, gops: np.ndarray, decode_size,
-                 deadline, threads: bool) -> DecodeResult:
+                 deadline, threads: bool, result: DecodeResult) -> DecodeResult:
     """One demuxer's pass over ``gops`` (ascending), decoding the wanted rows in them."""
-    result = DecodeResult()
-    rows = rows[np.isin(index.gop[rows], gops)]
+    rows = rows[np.isin(index.gop[rows], gops) & (rows >= index.untimed)]
     gop_sizes = np.bincount(index.gop)
     with open_container(path) as container:
         stream = video_stream(container, path)
@@ -182,7 +198,8 @@ def _seek(container, stream, key_pts: int, skip: str, result: DecodeResult):
     return container.demux(stream)
 
 
-def _decode_until(packets, need, remaining, size, deadline, result, ctx=None, skip="DEFAULT") -> None:
+def _decode_until(packets, need, remaining, size, deadline, result, ctx=None, skip="DEFAULT",
+                  untimed: _Untimed | None = None) -> None:
     """Decode packets until every pts in ``need`` is out, or the decoder has passed them all.
 
     With ``ctx`` (the codec context) two shortcuts apply. ``skip="DEFAULT"``: packets of frames
@@ -191,6 +208,9 @@ def _decode_until(packets, need, remaining, size, deadline, result, ctx=None, sk
     ``skip="NONKEY"``: after a keyframe the decoder is drained at once; otherwise a decoder
     that reorders B-frames holds the keyframe back until the *next* keyframe arrives (measured:
     500 packets read per keyframe instead of 1).
+
+    With ``untimed`` (a read from the start of a file whose first frames carry no timestamp),
+    frames without a pts take the index's extrapolated ones in order.
     """
     last_needed = max(need)
     for packet in packets:
@@ -213,8 +233,10 @@ def _decode_until(packets, need, remaining, size, deadline, result, ctx=None, sk
         for frame in frames:
             result.decoded_frames += 1
             pts = frame.pts
+            if pts is None and untimed is not None:
+                pts = untimed.next()
             if pts in remaining:
-                result.images[pts] = _to_rgb(frame, size)
+                result.deliver(pts, _to_rgb(frame, size))
                 remaining.discard(pts)
             if pts is not None and pts >= last_needed:
                 passed = True

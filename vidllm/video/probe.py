@@ -8,31 +8,78 @@ MPEG-PS and WebM often claim 0).
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+import stat
+import time
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-from vidllm.errors import NotAVideoError, VideoNotFoundError, VideoTooLargeError
+from vidllm.errors import (
+    DecodeTimeoutError,
+    NotAVideoError,
+    VideoError,
+    VideoNotFoundError,
+    VideoTooLargeError,
+)
 
 # A frame this large would need more than ~800 MB as RGB; far beyond any real Video-LLM input.
 MAX_DECODE_PIXELS = int(os.environ.get("VIDLLM_MAX_DECODE_PIXELS", 16384 * 16384))
+# Every read of a file (demuxing, decoding) stops after this many seconds.
+DEFAULT_TIMEOUT = float(os.environ.get("VIDLLM_DECODE_TIMEOUT", 600))
+# FFmpeg demuxers that turn any file into "video" without it being one (text rendered as ANSI art).
+NOT_VIDEO_FORMATS = {"tty"}
+
+
+class Deadline:
+    """A wall-clock limit checked between packets, so that no damaged file can hang a read."""
+
+    def __init__(self, path, timeout: float | None = None):
+        self.path = path
+        self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
+        self.end = time.monotonic() + self.timeout
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise DecodeTimeoutError(
+                self.path,
+                f"reading took longer than {self.timeout:.0f}s; the file may be damaged "
+                "(raise the limit with VIDLLM_DECODE_TIMEOUT)",
+            )
+
+
+def is_url(path) -> bool:
+    return "://" in str(path)
 
 
 def check_path(path: str | os.PathLike) -> Path:
     """Fail early, with the reason, on paths that cannot be a video file."""
     p = Path(path)
-    if "://" in str(path):  # URLs (rtsp, http) go straight to FFmpeg
+    if is_url(path):  # URLs (rtsp, http) go straight to FFmpeg
         return p
-    if not p.exists():
-        raise VideoNotFoundError(path, "no such file")
-    if p.is_dir():
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        problem = "is a broken symbolic link" if p.is_symlink() else "no such file"
+        raise VideoNotFoundError(path, problem) from None
+    except OSError as exc:  # a symlink loop (ELOOP), a name too long, no permission
+        raise VideoNotFoundError(path, f"cannot be read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
         raise NotAVideoError(path, "is a directory, not a video file")
+    if not stat.S_ISREG(mode):  # reading a FIFO or a device could block forever
+        raise NotAVideoError(path, "is not a regular file (a FIFO, socket or device); save the video to a file first")
     if p.stat().st_size == 0:
         raise NotAVideoError(path, "is empty (0 bytes)")
     return p
+
+
+def check_local_file(path: str | os.PathLike) -> Path:
+    """``check_path`` for callers that hash and cache a file: URLs are refused in one line."""
+    if is_url(path):
+        raise VideoError(path, "is a URL; vidllm reads local video files (download it first, e.g. curl -LO URL)")
+    return check_path(path)
 
 
 def open_container(path: str | os.PathLike):
@@ -40,11 +87,15 @@ def open_container(path: str | os.PathLike):
     check_path(path)
     options = {"timeout": (10.0, 30.0)} if "://" in str(path) else {}
     try:
-        return av.open(str(path), **options)
+        container = av.open(str(path), **options)
     except av.error.InvalidDataError:
         raise NotAVideoError(path, "is not a video FFmpeg can read (invalid data)") from None
     except av.error.FFmpegError as exc:
         raise NotAVideoError(path, f"cannot be opened: {exc.strerror or exc}") from None
+    if container.format.name in NOT_VIDEO_FORMATS:
+        container.close()
+        raise NotAVideoError(path, "is a text file, not a video")
+    return container
 
 
 def video_stream(container, path):
@@ -71,6 +122,13 @@ class StreamIndex:
     Arrays are in presentation order. ``gop`` numbers the group of pictures each frame belongs
     to in decode order (a frame of GOP g is decodable after seeking to ``key_pts[g]``);
     ``gop_pos`` is its position in decode order inside that GOP: the cost of reaching it.
+
+    ``untimed``: the first frames carry no timestamp at all (a raw ``.h264`` stream; an MKV
+    whose timeline starts below zero, where FFmpeg's demuxer drops the negative ones); their pts
+    are extrapolated back from the first timed frame at the frame step, and decoded frames are
+    matched to them by their order from the start of the file. ``hidden``: packets an MP4 edit
+    list hides (FFmpeg flags them to be discarded); they are not frames of the video.
+    ``header_frames``: what the container's header claims (0 when it says nothing).
     """
 
     pts: np.ndarray
@@ -83,6 +141,9 @@ class StreamIndex:
     end_pts: int  # where the last frame stops being shown
     bad_packets: int
     truncated: bool
+    untimed: int = 0
+    hidden: int = 0
+    header_frames: int = 0
 
     def seconds(self, pts) -> np.ndarray:
         return (np.asarray(pts, dtype=np.float64) - self.start_pts) * float(self.time_base)
@@ -99,45 +160,92 @@ class StreamIndex:
         """Seconds from the stream's start to the last frame's end."""
         return float(self.seconds(self.end_pts))
 
+    def notes(self) -> list[str]:
+        """What a user should know about how this file's times were read (one line each)."""
+        out = []
+        if self.hidden:
+            out.append(f"an edit list hides {self.hidden} frames stored before the start; "
+                       "times count from the edited start, as players show it")
+        if self.untimed:
+            step = float(self.time_base) * (self.pts[1] - self.pts[0]) if len(self.pts) > 1 else 0.0
+            whole = self.untimed == len(self.pts)
+            out.append(f"{'no frame carries a' if whole else f'the first {self.untimed} frames carry no'} timestamp"
+                       f"{' (a raw stream)' if whole else ' (the timeline starts below zero)'}: their times are "
+                       f"counted at the {step:.4g} s frame step")
+        if self.truncated:
+            claimed = f" (the header lists {self.header_frames} frames, {len(self.pts)} are there)" \
+                if self.header_frames > len(self.pts) + self.hidden else ""
+            out.append(f"the file is truncated: readable up to {self.duration():.2f}s{claimed}")
+        return out
 
-def scan_index(path) -> StreamIndex:
+
+def scan_index(path, timeout: float | None = None) -> StreamIndex:
     """Demux the first video stream once and index its packets."""
+    deadline = Deadline(path, timeout)
     with open_container(path) as container:
         stream = video_stream(container, path)
         pts_list, gops, positions, key_pts, key_dts = [], [], [], [], []
-        bad, truncated, gop, pos, end = 0, False, -1, 0, None
+        bad, hidden, truncated, gop, pos, end = 0, 0, False, -1, 0, None
+        untimed_steps = []  # packet durations of leading frames without timestamps
+        untimed_keys = []  # (position in key_pts, position among the untimed frames)
         try:
             for packet in container.demux(stream):
+                deadline.check()
                 if packet.size == 0:
                     continue
                 ts = packet.pts if packet.pts is not None else packet.dts
-                if ts is None:
+                if ts is None and pts_list:  # a lost timestamp mid-stream: unusable
                     bad += 1
                     continue
                 if packet.is_keyframe or gop < 0:
                     gop, pos = gop + 1, 0
+                    if ts is None:  # an untimed keyframe: its pts is filled in below
+                        untimed_keys.append((len(key_pts), len(untimed_steps)))
                     key_pts.append(ts)
                     key_dts.append(packet.dts if packet.dts is not None else ts)
-                pts_list.append(ts)
-                if packet.duration:
+                if packet.is_discard:  # hidden by an edit list: part of a GOP, not a frame
+                    hidden += 1
+                    pos += 1
+                    continue
+                if ts is None:
+                    untimed_steps.append(packet.duration or 0)
+                else:
+                    pts_list.append(ts)
+                if packet.duration and ts is not None:
                     end = max(end or 0, ts + packet.duration)
                 gops.append(gop)
                 positions.append(pos)
                 pos += 1
         except av.error.FFmpegError:
             truncated = True
-        if not pts_list:
+        if not pts_list and not untimed_steps:
             raise NotAVideoError(path, "video stream holds no readable frames")
+        rate = stream.guessed_rate or stream.average_rate or 25
+        rate_step = max(1, int(round(1 / (float(rate) * stream.time_base))))
+        untimed = len(untimed_steps)
+        if untimed:
+            # extrapolate back from the first timed frame (or forward from 0 in a raw stream)
+            known = [d for d in untimed_steps if d > 0]
+            step = int(np.median(known)) if known else rate_step
+            first = min(pts_list) if pts_list else untimed * step
+            # untimed frames lead the file, so their GOP rows are the first ones: prepending
+            # keeps pts_list aligned with gops and positions
+            pts_list = [first - (untimed - k) * step for k in range(untimed)] + pts_list
+            for slot, k in untimed_keys:
+                key_pts[slot] = key_dts[slot] = pts_list[k]
         pts = np.asarray(pts_list, dtype=np.int64)
         order = np.argsort(pts, kind="stable")
-        start = stream.start_time if stream.start_time is not None else int(pts.min())
+        start = stream.start_time if stream.start_time is not None and not untimed else int(pts.min())
         start = min(start, int(pts.min()))
         last = int(pts.max())
         if end is None or end <= last:  # no packet durations: one typical frame step
             steps = np.diff(np.sort(pts))
-            rate = stream.guessed_rate or stream.average_rate or 25
-            step = int(np.median(steps)) if len(steps) else int(round(1 / (float(rate) * stream.time_base)))
+            step = int(np.median(steps)) if len(steps) else rate_step
             end = last + max(step, 1)
+        header_frames = int(stream.frames or 0)
+        if "mp4" in container.format.name and header_frames > len(pts) + hidden + bad:
+            # an MP4 whose index (moov) lists more samples than the file holds: cut short
+            truncated = True
         return StreamIndex(
             pts=pts[order],
             gop=np.asarray(gops, dtype=np.int64)[order],
@@ -149,6 +257,9 @@ def scan_index(path) -> StreamIndex:
             end_pts=int(end),
             bad_packets=bad,
             truncated=truncated,
+            untimed=untimed,
+            hidden=hidden,
+            header_frames=header_frames,
         )
 
 
@@ -178,6 +289,11 @@ class VideoInfo:
     audio_sample_rate: int | None
     audio_channels: int | None
     truncated: bool
+    # what to know about how the times were read: edit lists, untimed frames, truncation
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "notes", tuple(self.notes))  # read back from JSON as a list
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -205,7 +321,7 @@ class VideoInfo:
                 real_fps=float(stream.base_rate) if stream.base_rate else None,
                 frame_count=count,
                 frame_count_source="scan",
-                header_frame_count=int(stream.frames or 0),
+                header_frame_count=index.header_frames,
                 width=width,
                 height=height,
                 rotation=rotation,
@@ -219,6 +335,7 @@ class VideoInfo:
                 audio_sample_rate=audio.sample_rate if audio is not None else None,
                 audio_channels=audio.channels if audio is not None else None,
                 truncated=index.truncated,
+                notes=tuple(index.notes()),
             )
 
 

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 
 import numpy as np
 
 from vidllm.errors import SpecError, VideoError
 from vidllm.video import scenes
-from vidllm.video.cache import FrameCache, content_hash
+from vidllm.video.cache import FrameCache, MemoryWriter, content_hash
 from vidllm.video.decode import decode_frames
 from vidllm.video.frames import Frames
 from vidllm.video.plan import plan_frames
-from vidllm.video.probe import StreamIndex, VideoInfo, check_path, scan_index
+from vidllm.video.probe import StreamIndex, VideoInfo, check_local_file, scan_index
 from vidllm.video.resize import fit_size, rotate_upright
 
 log = logging.getLogger(__name__)
 
-# Refuse to hold more than this many bytes of decoded frames at once (ask for --max-pixels).
+# Refuse to hold more than this many bytes of decoded frames in memory (when the cache is off).
 MAX_BATCH_BYTES = 6 * 1024**3
 
 
@@ -48,7 +49,7 @@ def load_info(path, cache: FrameCache, video_hash: str, index: StreamIndex | Non
 
 def probe(path, cache: FrameCache | None = None) -> VideoInfo:
     """``VideoInfo`` for ``path``, from the cache when this content was probed before."""
-    check_path(path)
+    check_local_file(path)
     cache = cache if cache is not None else FrameCache()
     return load_info(path, cache, content_hash(path))
 
@@ -57,6 +58,9 @@ def sample_frames(path, spec=None, *, cache: FrameCache | None | bool = True, ti
     """Sample ``path`` as ``spec`` says (default: 8 frames, uniform, exact).
 
     ``cache=False`` neither reads nor writes sampled frames (the packet index is still kept).
+    With the cache, frames are streamed into it as they are decoded and ``Frames.data`` maps
+    the cached file (read-only): memory does not grow with the number of frames. Without it,
+    they are decoded into one array in memory.
 
     >>> frames = sample_frames("clip.mp4", SamplingSpec(fps=1, max_frames=32))  # doctest: +SKIP
     >>> frames.timestamps  # doctest: +SKIP
@@ -65,7 +69,7 @@ def sample_frames(path, spec=None, *, cache: FrameCache | None | bool = True, ti
     from vidllm.video.spec import SamplingSpec
 
     spec = spec or SamplingSpec()
-    check_path(path)
+    check_local_file(path)
     store = FrameCache() if cache is True else (cache or None)
     video_hash = content_hash(path)
     # the packet index is a one-time fact about the file: cached even when frames are not
@@ -80,9 +84,9 @@ def sample_frames(path, spec=None, *, cache: FrameCache | None | bool = True, ti
             source=str(path), content_hash=video_hash, mode=spec.mode,
             warnings=tuple(meta["warnings"]), decoded_frames=0,
         )
-    frames = _decode(path, spec, index, info, out_size, video_hash, timeout)
+    frames = _decode(path, spec, index, info, out_size, video_hash, timeout, store, key)
     if store:
-        store.put(key, frames.data, {
+        store.put_meta(key, {
             "timestamps": frames.timestamps.tolist(), "targets": frames.targets.tolist(),
             "warnings": list(frames.warnings),
         })
@@ -97,11 +101,14 @@ def _output_size(info: VideoInfo, spec) -> tuple[int, int]:
     )
 
 
-def _decode(path, spec, index: StreamIndex, info: VideoInfo, out_size, video_hash, timeout) -> Frames:
+def _decode(path, spec, index: StreamIndex, info: VideoInfo, out_size, video_hash, timeout,
+            store: FrameCache | None, key: str) -> Frames:
     duration = index.duration()
     window = spec.clip_range(duration)
-    warnings: list[str] = []
-    if spec.strategy in ("uniform", "fps"):
+    warnings: list[str] = list(index.notes())
+    if spec.strategy in ("uniform", "fps") and (every := _every_frame_if_fewer(spec, index, window, warnings)) is not None:
+        targets, tolerance = every, 0.0
+    elif spec.strategy in ("uniform", "fps"):
         targets = spec.target_times(*window)
         tolerance = spec.default_tolerance(*window) if spec.mode == "fast" else 0.0
     elif spec.strategy == "keyframes":
@@ -124,15 +131,29 @@ def _decode(path, spec, index: StreamIndex, info: VideoInfo, out_size, video_has
     turned = info.rotation % 180 != 0
     stored_size = (out_size[1], out_size[0]) if turned else out_size
     need_bytes = len(plan) * out_size[0] * out_size[1] * 3
-    if need_bytes > MAX_BATCH_BYTES:
+    room = _room(store) if store else MAX_BATCH_BYTES
+    if need_bytes > room:
+        where = f"the {room / 1e9:.1f} GB free for the frame cache" if store else "memory (cache off)"
         raise SpecError(
-            f"{path}: {len(plan)} frames of {out_size[0]}x{out_size[1]} need {need_bytes / 1e9:.1f} GB; "
-            "ask for fewer frames or a smaller --max-pixels"
+            f"{path}: {len(plan)} frames of {out_size[0]}x{out_size[1]} need {need_bytes / 1e9:.1f} GB, "
+            f"more than {where}; ask for fewer frames or a smaller --max-pixels"
         )
-    result = decode_frames(path, index, plan.pts, decode_size=stored_size, timeout=timeout)
-    got = np.array([p in result.images for p in plan.pts], dtype=bool)
-    if not got.any():
-        raise VideoError(path, "no frame could be decoded (the video data is damaged)")
+    shape = (len(plan), out_size[1], out_size[0], 3)
+    writer = store.writer(key, shape) if store else MemoryWriter(shape)
+    row_of = {int(p): i for i, p in enumerate(plan.pts)}
+
+    def put(pts: int, image: np.ndarray) -> None:  # each frame goes out as it is decoded
+        writer.write(row_of[pts], rotate_upright(image, info.rotation))
+
+    try:
+        result = decode_frames(path, index, plan.pts, decode_size=stored_size, timeout=timeout, sink=put)
+        got = np.array([int(p) in result.got for p in plan.pts], dtype=bool)
+        if not got.any():
+            raise VideoError(path, "no frame could be decoded (the video data is damaged)")
+        data = writer.finish(keep=got)
+    except BaseException:
+        writer.discard()
+        raise
     if not got.all():
         missing = index.seconds(plan.pts[~got])
         warnings.append(
@@ -140,13 +161,10 @@ def _decode(path, spec, index: StreamIndex, info: VideoInfo, out_size, video_has
             + ", ".join(f"{t:.2f}s" for t in missing[:8])
             + (" ..." if len(missing) > 8 else "")
         )
-    if index.truncated:
-        warnings.append(f"the file is truncated: readable up to {duration:.2f}s")
     if result.bad_packets:
         warnings.append(f"{result.bad_packets} damaged packets were skipped while decoding")
-    images = [rotate_upright(result.images[p], info.rotation) for p in plan.pts[got]]
     return Frames(
-        data=np.stack(images),
+        data=data,
         timestamps=index.seconds(plan.pts[got]),
         targets=plan.targets[got],
         source=str(path),
@@ -155,6 +173,26 @@ def _decode(path, spec, index: StreamIndex, info: VideoInfo, out_size, video_has
         warnings=tuple(warnings),
         decoded_frames=result.decoded_frames,
     )
+
+
+def _room(store: FrameCache) -> int:
+    """Bytes a new cache entry may take: the disk's free space, within the cache's limit."""
+    store.frames_dir.mkdir(parents=True, exist_ok=True)
+    return min(shutil.disk_usage(store.frames_dir).free, max(store.max_bytes, MAX_BATCH_BYTES))
+
+
+def _every_frame_if_fewer(spec, index: StreamIndex, window, warnings: list[str]) -> np.ndarray | None:
+    """The times of every frame in ``window`` when the spec asks for more frames than it holds
+    (``--fps 1e9`` would otherwise allocate its target times before any frame is chosen);
+    else None."""
+    times = index.times
+    held = times[(times >= window[0] - 1e-9) & (times < window[1])]
+    if len(held) == 0 or spec.frame_count(window[1] - window[0]) <= len(held):
+        return None
+    asked = f"{spec.fps:g} fps" if spec.fps is not None else f"{spec.nframes} frames"
+    warnings.append(f"asked for {asked}, but {window[0]:.2f}-{window[1]:.2f}s holds only {len(held)} distinct "
+                    "frames: each is taken once")
+    return held
 
 
 def _cap(times: np.ndarray, max_frames: int | None) -> np.ndarray:

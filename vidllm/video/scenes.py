@@ -9,8 +9,8 @@ from __future__ import annotations
 import av
 import numpy as np
 
-from vidllm.video.decode import _Deadline, seek_target
-from vidllm.video.probe import StreamIndex, open_container, video_stream
+from vidllm.video.decode import seek_target
+from vidllm.video.probe import Deadline, StreamIndex, open_container, video_stream
 
 THUMB = (32, 18)
 
@@ -18,7 +18,7 @@ THUMB = (32, 18)
 def frame_changes(path, index: StreamIndex, window: tuple[float, float], timeout=None):
     """(times, change) for every frame in ``window``; change is the mean absolute difference
     (0-1) of its thumbnail from the previous frame's (1.0 for the first frame)."""
-    deadline = _Deadline(path, timeout)
+    deadline = Deadline(path, timeout)
     times, changes, previous = [], [], None
     with open_container(path) as container:
         stream = video_stream(container, path)
@@ -26,6 +26,8 @@ def frame_changes(path, index: StreamIndex, window: tuple[float, float], timeout
         gop = _gop_before(index, window[0])
         if gop > 0:  # from the first GOP, read on from the start: no seek needed
             container.seek(seek_target(container, index, gop), stream=stream, backward=True)
+        # frames without a pts (raw streams, negative starts) lead the file: matched in order
+        untimed = iter(index.pts[: index.untimed] if gop == 0 else ())
         for packet in container.demux(stream):
             deadline.check()
             try:
@@ -33,9 +35,10 @@ def frame_changes(path, index: StreamIndex, window: tuple[float, float], timeout
             except av.error.FFmpegError:
                 continue
             for frame in frames:
-                if frame.pts is None:
+                pts = frame.pts if frame.pts is not None else next(untimed, None)
+                if pts is None:
                     continue
-                t = float(index.seconds(frame.pts))
+                t = float(index.seconds(pts))
                 if t < window[0] - 1e-9:
                     continue
                 if t >= window[1]:

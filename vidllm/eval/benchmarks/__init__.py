@@ -26,6 +26,7 @@ for _name, _target in {
     "mvbench": "vidllm.eval.benchmarks.mvbench:MVBench",
     "mlvu": "vidllm.eval.benchmarks.mlvu:MLVU",
     "videomme": "vidllm.eval.benchmarks.videomme:VideoMME",
+    "videomme_sub": "vidllm.eval.benchmarks.videomme:VideoMMESubtitles",
     "videoreasonbench": "vidllm.eval.benchmarks.videoreasonbench:VideoReasonBench",
     "etbench": "vidllm.eval.benchmarks.etbench:ETBench",
     "ovobench": "vidllm.eval.benchmarks.ovobench:OVOBench",

@@ -217,6 +217,41 @@ class Benchmark:
         raise PredictionFormatError(
             f"no official result format known for {self.name}; score its vidllm samples.jsonl instead")
 
+    def task_from_lmms(self, lmms_task: str) -> str:
+        """vidllm's task of an lmms-eval task name (``<bench>_<task>``, or the benchmark's name
+        when it has one task)."""
+        prefix = f"{self.name}_"
+        task = lmms_task[len(prefix):] if lmms_task.startswith(prefix) else lmms_task
+        if task in self.tasks:
+            return task
+        if lmms_task == self.name and len(self.tasks) == 1:
+            return self.tasks[0]
+        raise PredictionFormatError(f"{self.name}: lmms-eval task {lmms_task!r} is none of {', '.join(self.tasks)}")
+
+    def sample_from_lmms(self, lmms_task: str, index: int, doc: Mapping[str, Any], quirks: Counter) -> EvalSample:
+        """The sample of one lmms-eval ``doc`` (the dataset's row): by default a multiple-choice
+        question with ``question``, ``candidates`` or ``options`` and ``answer`` (a letter or the
+        right option's text). Benchmarks whose rows say more override it with their own reader."""
+        from vidllm.choices import normalise_options
+
+        options = doc.get("candidates", doc.get("options"))
+        if "question" not in doc or not isinstance(options, list):
+            raise PredictionFormatError(
+                f"{self.name}: cannot read lmms-eval doc {index} of {lmms_task} (no question and options); "
+                "give the benchmark folder (--data DIR)")
+        pairs = normalise_options([str(o) for o in options])
+        answer = str(doc.get("answer", ""))
+        letters = [p[0] for p in pairs]
+        texts = [p[1] for p in pairs]
+        target = answer if answer in letters else next((letters[i] for i in reversed(range(len(texts))) if texts[i] == answer), None)
+        if target is None:
+            quirks["answer_not_in_candidates"] += 1
+        return EvalSample(
+            doc_id=f"{lmms_task}/{index}", benchmark=self.name, task=self.task_from_lmms(lmms_task), video=str(doc.get("video", "")),
+            video_path="", question=doc["question"], options=tuple(texts), target=target, kind="choice", prompt=doc["question"],
+            extra={"invalid": target is None},
+        )
+
     def oracle_answer(self, sample: EvalSample) -> tuple[str, tuple[str, ...]]:
         """(reply, follow-up replies) stating the ground truth in the form the prompt asks for:
         what the ``oracle:`` baseline answers. By default written from the answer kind."""

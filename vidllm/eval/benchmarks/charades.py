@@ -7,7 +7,9 @@ Layout read (as the annotation is published)::
 
 Official scoring for text-answering models: lmms-eval ``lmms_eval/tasks/charades_sta/eval_tvg.py``
 (the TimeChat script): ``extract_time``, a reply with no time range replaced by
-[end + 10, end + 20] (IoU 0), R@0.3/0.5/0.7 and mIoU over all samples.
+[end + 10, end + 20] (IoU 0), R@0.3/0.5/0.7 and mIoU over all samples. lmms-eval itself only
+writes a submission file; vidllm reports R@1 at IoU 0.3/0.5/0.7 and mIoU in the run's results,
+with the replies it could not read counted in "failed" (``vidllm.eval.temporal.span_summary``).
 
 Data quirks counted: a line whose end precedes its start (the span is sorted, as E.T. Chat's
 loader does), lines that cannot be read.
@@ -26,12 +28,14 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from vidllm.choices import clean_reply
 from vidllm.errors import PredictionFormatError
-from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, reply, span_scores
+from vidllm.eval import temporal as T
+from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, reply
 from vidllm.eval.grading import GradeContext, Graded
-from vidllm.eval.metrics import iou
 from vidllm.eval.parsers import TIMECHAT_KEYWORDS
 from vidllm.eval.types import EvalSample, Prediction
+from vidllm.timeparse import read_times
 
 PROMPT = (
     "Find the moment in the video that the following sentence describes and give its start and end time in seconds, "
@@ -77,21 +81,35 @@ class CharadesSTA(Benchmark):
                 )
 
     def grade(self, sample: EvalSample, prediction: Prediction, mode: str, ctx: GradeContext) -> Graded:
+        """One span per reply (R@1). "read" is 0 where no range was read: officially the reply is
+        then scored as the script does (a span [end+10, end+20], IoU 0), robustly it has no IoU
+        at all and counts as a miss in R@t and mIoU and apart in "failed"."""
         if mode == "official":
             found = charades_extract_time(prediction.text or "")
-            note = ""
-            if len(found) != 1:
-                found, note = [[sample.target[1] + 10, sample.target[1] + 20]], "no time range: replaced by [end+10, end+20]"
-            return Graded(sample.doc_id, sample.task, mode, found[0], {"iou": iou(sample.target, found[0])}, True, note)
-        parsed = self.robust_parse(sample, prediction.text)
-        return Graded(sample.doc_id, sample.task, mode, parsed.value, {"iou": iou(parsed.value, sample.target)}, True, parsed.note)
+            read = len(found) == 1
+            if not read:
+                found = [[sample.target[1] + 10, sample.target[1] + 20]]
+            note = "" if read else "no time range: replaced by [end+10, end+20]"
+            metrics = {"iou": timechat_iou(sample.target, found[0]), "read": float(read)}
+            return Graded(sample.doc_id, sample.task, mode, found[0], metrics, True, note)
+        span = self.robust_parse(sample, prediction.text).value
+        if span is None:   # say why: no time at all, a single moment, frames without an fps ...
+            reason = read_times(clean_reply(prediction.text or "")).reason
+            return Graded(sample.doc_id, sample.task, mode, None, {"read": 0.0}, True, reason)
+        return Graded(sample.doc_id, sample.task, mode, span, {"iou": T.iou(span, sample.target), "read": 1.0}, True)
 
     def aggregate(self, samples, graded, mode: str) -> dict:
         rows = list(graded.values())
-        overall = span_scores(rows)
+
+        def summary(rows: list[Graded]) -> dict:
+            # an unread reply is a miss (officially its stand-in span [end+10, end+20] has IoU 0)
+            return T.span_summary([r.metrics["iou"] if r.metrics["read"] else None for r in rows], T.GROUNDING_THRESHOLDS)
+
+        overall = summary(rows)
         overall["score"] = overall["R@0.5"]
-        tasks = {t: span_scores([r for r in rows if r.task == t]) for t in sorted({r.task for r in rows})}
-        return {"overall": overall, "tasks": tasks, "primary": "mIoU", "headline": "R@0.5 (also R@0.3, R@0.7, mIoU)"}
+        tasks = {t: summary([r for r in rows if r.task == t]) for t in sorted({r.task for r in rows})}
+        return {"overall": overall, "tasks": tasks, "primary": "mIoU",
+                "headline": "R@1 at IoU 0.5 (also IoU 0.3, 0.7, mIoU; unreadable replies in 'failed', counted as misses)"}
 
     def read_results(self, path: Path, quirks: Counter, *, data=None, answers=None) -> ScoredPairs:
         pairs = []
@@ -109,6 +127,14 @@ class CharadesSTA(Benchmark):
 
 # -------------------------------------------------------------------------- official reading
 # lmms-eval lmms_eval/tasks/charades_sta/eval_tvg.py (the TimeChat script)
+
+
+def timechat_iou(a, b) -> float:
+    """The script's IoU: intersection over the hull, spans as written (0 where the hull is empty;
+    the script divides by zero there)."""
+    hull = max(a[1], b[1]) - min(a[0], b[0])
+    return max(min(a[1], b[1]) - max(a[0], b[0]), 0) / hull if hull > 0 else 0.0
+
 
 _CH_MAIN = re.compile(r"(\d+(?:\.\d+)?)\s*[–-]\s*(\d+(?:\.\d+)?)")
 _CH_NUMBER = re.compile(r"\b(\d+(?:\.\d+)?)\b")

@@ -5,6 +5,8 @@ Layout read (as the dataset publishes it)::
     MVBench/json/action_sequence.json ...     20 files of {video, question, candidates, answer[, start, end]}
     MVBench/video/star/Charades_v1_480/...    the source datasets' videos, one folder each
 
+Result file read by ``vidllm score``: the notebook's ``{"acc_dict", "res_list"}`` JSON.
+
 Official scoring: OpenGVLab/Ask-Anything ``video_chat2/mvbench.ipynb``: 16 frames at 224 px,
 the prompt below with "Best option:(" starting the answer, ``check_ans`` on "(" + the reply's
 first line, headline = all correct / all questions (micro).
@@ -25,7 +27,15 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidllm.eval.benchmarks.base import Benchmark, letter_options, official_gt_counted
+from vidllm.errors import PredictionFormatError
+from vidllm.eval.benchmarks.base import (
+    Benchmark,
+    ScoredPairs,
+    letter_options,
+    official_gt_counted,
+    read_json_lenient,
+    reply,
+)
 from vidllm.eval.types import EvalSample, Parsed
 
 #: task -> (json file, video folder under video/, whether entries carry start/end, frames folder)
@@ -78,34 +88,76 @@ class MVBench(Benchmark):
         by_file = {spec[0]: task for task, spec in TASKS.items()}
         for path in files:
             task = by_file[path.name]
-            _, _, bounded, frames_dir = TASKS[task]
             for i, entry in enumerate(json.loads(path.read_text(encoding="utf-8"))):
                 self.items += 1
-                options = tuple(entry["candidates"])
-                gt, letter = official_gt_counted(options, entry["answer"], quirks)
-                time_range = None
-                if bounded and "start" in entry and "end" in entry:
-                    start, end = float(entry["start"]), float(entry["end"])
-                    if end > start >= 0:
-                        time_range = (start, end)
-                    else:
-                        quirks["bad_clip_bound"] += 1
-                prompt = (
-                    f"{SYSTEM}Question: {entry['question']}\nOptions:\n{letter_options(options)}\nOnly give the best option."
-                )
-                yield EvalSample(
-                    doc_id=f"{task}/{i}", benchmark=self.name, task=task, video=entry["video"], video_path="",
-                    question=entry["question"], options=options, target=letter, kind="choice", prompt=prompt,
-                    system=SYSTEM, answer_prefix="Best option:(", time_range=time_range,
-                    extra={
-                        "official_gt": gt, "answer_text": entry["answer"], "invalid": letter is None,
-                        # episodic_reasoning is a folder of frames at 3 fps, numbered from 1
-                        **({"frames_dir": True, "frames_fps": 3.0} if frames_dir else {}),
-                    },
-                )
+                yield self.entry_sample(task, i, entry, quirks)
+
+    def entry_sample(self, task: str, index: int, entry: dict, quirks: Counter) -> EvalSample:
+        """The sample of one annotation entry ``{video, question, candidates, answer[, start, end]}``."""
+        _, _, bounded, frames_dir = TASKS[task]
+        options = tuple(entry["candidates"])
+        gt, letter = official_gt_counted(options, entry["answer"], quirks)
+        time_range = None
+        if bounded and "start" in entry and "end" in entry:
+            start, end = float(entry["start"]), float(entry["end"])
+            if end > start >= 0:
+                time_range = (start, end)
+            else:
+                quirks["bad_clip_bound"] += 1
+        prompt = f"{SYSTEM}Question: {entry['question']}\nOptions:\n{letter_options(options)}\nOnly give the best option."
+        return EvalSample(
+            doc_id=f"{task}/{index}", benchmark=self.name, task=task, video=entry["video"], video_path="",
+            question=entry["question"], options=options, target=letter, kind="choice", prompt=prompt,
+            system=SYSTEM, answer_prefix="Best option:(", time_range=time_range,
+            extra={
+                "official_gt": gt, "answer_text": entry["answer"], "invalid": letter is None,
+                # episodic_reasoning is a folder of frames at 3 fps, numbered from 1
+                **({"frames_dir": True, "frames_fps": 3.0} if frames_dir else {}),
+            },
+        )
+
+    def sample_from_lmms(self, lmms_task: str, index: int, doc, quirks: Counter) -> EvalSample:
+        # lmms-eval's MVBench docs are the dataset's own entries, in the JSON files' order
+        return self.entry_sample(self.task_from_lmms(lmms_task), index, dict(doc), quirks)
 
     def official_parse(self, sample: EvalSample, text: str) -> Parsed:
         return mvbench_official(sample, text)
+
+    def read_results(self, path: Path, quirks: Counter, *, data=None, answers=None) -> ScoredPairs:
+        """The notebook's result file ``{"acc_dict": {task: [correct, total(, acc)]}, "res_list":
+        [{"pred", "gt"}]}``. ``res_list`` is in the dataset's order, task after task as
+        ``acc_dict`` lists them; each ``pred`` already starts with the "(" of "Best option:(" and
+        ``gt`` is "(X) answer". With ``data`` (the MVBench folder) each entry is matched to its
+        question and options, else the options are unknown and only letters are read."""
+        content = read_json_lenient(path, quirks)
+        if not (isinstance(content, dict) and isinstance(content.get("acc_dict"), dict) and isinstance(content.get("res_list"), list)):
+            raise PredictionFormatError(f"{path}: expected MVBench's {{\"acc_dict\": ..., \"res_list\": [...]}}")
+        results = content["res_list"]
+        counts = [(mvbench_task(name), int(v[1])) for name, v in content["acc_dict"].items()]
+        if sum(n for _, n in counts) != len(results):
+            raise PredictionFormatError(f"{path}: acc_dict counts {sum(n for _, n in counts)} answers, res_list holds {len(results)}")
+        known = {}
+        if data is not None:
+            loaded = MVBench(data).load(require_videos=False)
+            quirks.update(loaded.quirks)
+            known = {s.doc_id: s for s in loaded.samples}
+        pairs, at = [], 0
+        for task, n in counts:
+            correct = 0
+            for index in range(n):
+                entry = results[at]
+                at += 1
+                sample = known.get(f"{task}/{index}") or _sample_from_gt(task, index, str(entry["gt"]), quirks)
+                if sample.extra.get("official_gt") != entry["gt"]:
+                    quirks["gt_differs_from_data"] += 1
+                pred = str(entry.get("pred") or "")
+                text = pred[1:] if pred.startswith("(") else pred  # the notebook stored "(" + the reply
+                correct += bool(mvbench_official(sample, text).correct)
+                pairs.append((sample, reply(text)))
+            stored = content["acc_dict"][next(k for k in content["acc_dict"] if mvbench_task(k) == task)][0]
+            if stored != correct:
+                quirks["acc_dict_differs_from_res_list"] += 1
+        return pairs
 
 
 def mvbench_official(sample: EvalSample, text: str) -> Parsed:
@@ -123,3 +175,26 @@ def mvbench_official(sample: EvalSample, text: str) -> Parsed:
     gt_option = gt.lower().split(" ")[0]
     correct = pred_option.replace(".", "") in gt_option or gt_option in pred_option
     return Parsed(pred_option, correct=correct)
+
+
+def mvbench_task(name: str) -> str:
+    """vidllm's task name of the notebook's ("Fine-grained Action" -> "fine_grained_action")."""
+    task = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if task not in TASKS:
+        raise PredictionFormatError(f"MVBench task {name!r} is none of {', '.join(TASKS)}")
+    return task
+
+
+def _sample_from_gt(task: str, index: int, gt: str, quirks: Counter) -> EvalSample:
+    """A sample known only by the notebook's ground truth "(X) answer" ("(@) answer" when the
+    answer was no option): the letter, no option texts."""
+    letter = gt[1:2] if gt[:1] == "(" and gt[2:3] == ")" else ""
+    target = letter if letter.isalpha() and letter.isupper() else None
+    if target is None:
+        quirks["answer_not_in_candidates"] += 1
+    width = max(4, ord(target) - ord("A") + 1) if target else 4
+    return EvalSample(
+        doc_id=f"{task}/{index}", benchmark="mvbench", task=task, video="", video_path="", question="",
+        options=tuple("" for _ in range(width)), target=target, kind="choice", prompt="", answer_prefix="Best option:(",
+        extra={"official_gt": gt, "invalid": target is None},
+    )

@@ -109,7 +109,7 @@ class OVOBench(Benchmark):
                 yield EvalSample(
                     **{**base, "doc_id": f"{entry['id']}/{k}"}, question=question, target=point.target, kind=kind,
                     prompt=prompt, realtime=realtime, time_range=(0.0, float(max(1, math.ceil(realtime)))),
-                    checkpoints=checkpoints, extra={**extra, "checkpoint": k},
+                    checkpoints=checkpoints, extra={**extra, "checkpoint": k, "evidence": evidence_times(entry, info)},
                 )
 
     @staticmethod
@@ -173,6 +173,25 @@ class OVOBench(Benchmark):
                 )
                 pairs.append((sample, reply(info.get("response"))))
         return pairs
+
+
+def evidence_times(entry: dict, info: dict) -> list[float]:
+    """When a forward question's evidence appears, for the online mode's delays (never scored):
+    REC, the end of each repetition (``end_times``); SSR, the start of the probed step (its
+    ``start_time``; several when a step recurs); CRR, the ``clue_time``.
+
+    >>> evidence_times({"task": "REC", "end_times": [17, 9]}, {"count": 2})
+    [9.0, 17.0]
+    >>> evidence_times({"task": "SSR", "all_steps": ["a", "b"], "start_time": [3, 8]}, {"step": "b"})
+    [8.0]
+    """
+    task = entry["task"]
+    if task == "REC":
+        return sorted(float(t) for t in entry.get("end_times", []))
+    if task == "SSR":
+        return [float(start) for step, start in zip(entry.get("all_steps", []), entry.get("start_time", []))
+                if step == info.get("step")]
+    return [float(entry["clue_time"])] if "clue_time" in entry else []
 
 
 def ovo_official(sample: EvalSample, text: str | None) -> Parsed:

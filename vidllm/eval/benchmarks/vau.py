@@ -7,8 +7,9 @@ Layout read::
                                            (or the CSVs in the root)
     VAU-Bench/<msad|ucf_crime|ecva>/<Video Name>  (also videos/<split>/ or videos/)
 
-Each CSV row gives three samples: ``<split>/qa/<video>``, ``<split>/tag/<video>`` and
-``<split>/reasoning/<video>`` (task names ``qa``, ``tag``, ``reasoning``).
+Each CSV row gives four samples: ``<split>/qa/<video>``, ``<split>/tag/<video>``,
+``<split>/cls/<video>`` and ``<split>/reasoning/<video>`` (task names ``qa``, ``tag``, ``cls``,
+``reasoning``).
 
 Official scoring (src/evaluation/): QA - ``clean_model_answer`` then a case-insensitive match
 with the raw "Correct Option" cell over all rows (``evaluate_qa.py`` itself stops on undefined
@@ -16,14 +17,16 @@ names; its intent is reproduced); TAG - ``evaluation_tag.py``: ``parse_html``, I
 predicted start equals the end, normal videos (0/0) skipped, rows with -1/-1 kept (IoU 0), mIoU
 and R@0.3/0.5/0.7. That script reads columns "start time"/"end time", which its own CSVs call
 "Start Time"/"End Time" (it stops with a KeyError); vidllm maps them. Reasoning - a DeepSeek judge
-(``evaluate_reasoning_deepseek.py``) scoring five aspects out of 10.
+(``evaluate_reasoning_deepseek.py``) scoring five aspects out of 10. Classification -
+``evaluation_cls.py``: the first of the 20 classes named (inside <answer> when present); class
+accuracy and anomaly-or-not ("binary") accuracy over every ground-truth row.
 
 Data quirks counted: rows whose cells are all "-1" (no question: QA counts them as wrong), a
 correct option given as full text ("D. Green trash bin ...") instead of a letter, anomalous rows
 with 0/0 times (the official scorer treats them as normal), -1/-1 times, normal rows with times.
 
 Result files read by ``vidllm score``: a CSV of VAU-R1's inference scripts ("Video Name" and
-"QA answer", "Temporal Grounding", or "Description" + "Analysis"), with ``data`` = the
+"QA answer", "Temporal Grounding", "CLS answer", or "Description" + "Analysis"), with ``data`` = the
 ground-truth CSV.
 
 The official readings and the judge are in ``vau_official``.
@@ -47,7 +50,13 @@ from vidllm.eval.benchmarks.base import (
     span_scores,
 )
 from vidllm.eval.benchmarks.vau_official import (
+    VAU_CLASSES,
+    VAU_CLS_PROMPT,
+    VAU_CLS_QUESTION,
     VAU_KEYS,
+    vau_classes_in,
+    vau_cls_correct,
+    vau_cls_official,
     vau_parse_glue,
     vau_prompt,
     vau_qa_official,
@@ -56,6 +65,7 @@ from vidllm.eval.benchmarks.vau_official import (
 )
 from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.metrics import accuracy_table, iou, mean
+from vidllm.eval.parsers import clean_reply
 from vidllm.eval.types import EvalSample, Parsed, Prediction
 
 SPLITS = {"test_msad": "msad", "test_ucf_crime": "ucf_crime", "test_ecva": "ecva", "val": "val", "train": "train"}
@@ -88,7 +98,7 @@ class VAUBench(Benchmark):
     name = "vau"
     title = "VAU-Bench"
     source = "GVCLab/VAU-R1@845c33b src/evaluation/"
-    tasks = ("qa", "tag", "reasoning")
+    tasks = ("qa", "tag", "reasoning", "cls")
     sampling = {"fps": 1.0, "max_pixels": 768 * 28 * 28}
 
     def annotation_files(self) -> list[Path]:
@@ -149,6 +159,13 @@ class VAUBench(Benchmark):
             target=None if (normal or unknown or end <= start) else (start, end), kind="span", prompt=TAG_PROMPT,
             extra={**extra, "official_gt": (start, end), "normal": normal, "invalid": normal or unknown or end <= start},
         )
+        known_class = cls in VAU_CLASSES
+        if not known_class:
+            quirks["anomaly_class_unknown"] += 1
+        yield EvalSample(
+            **base, doc_id=f"{split}/cls/{name}", task="cls", question=VAU_CLS_QUESTION, target=cls, kind="text",
+            prompt=VAU_CLS_PROMPT, extra={**extra, "invalid": not known_class},
+        )
         if not no_question:
             yield EvalSample(
                 **base, doc_id=f"{split}/reasoning/{name}", task="reasoning", question=DESCRIPTION_PROMPT,
@@ -163,7 +180,20 @@ class VAUBench(Benchmark):
             return self._grade_tag(sample, prediction, mode)
         if sample.task == "reasoning":
             return self._grade_reasoning(sample, prediction, mode, ctx)
+        if sample.task == "cls":
+            return self._grade_cls(sample, prediction, mode)
         return super().grade(sample, prediction, mode, ctx)
+
+    def _grade_cls(self, sample: EvalSample, prediction: Prediction, mode: str) -> Graded:
+        """Official: the first class named (every row counts); robust: the one class the answer
+        names (several, or none: no answer), rows whose class is no class ("-1") left out."""
+        if mode == "official":
+            value, counted = vau_cls_official(prediction.text), True
+        else:
+            named = vau_classes_in(clean_reply(prediction.text))
+            value, counted = (named[0] if len(named) == 1 else None), not sample.extra["invalid"]
+        right, binary = vau_cls_correct(value, sample.target)
+        return Graded(sample.doc_id, sample.task, mode, value, {"acc": float(right), "binary_acc": float(binary)}, counted)
 
     def _grade_tag(self, sample: EvalSample, prediction: Prediction, mode: str) -> Graded:
         if mode == "official":
@@ -210,21 +240,28 @@ class VAUBench(Benchmark):
             tasks["tag"] = span_scores(tag)
             for split in sorted({split_of[g.doc_id] for g in tag}):
                 by_split.setdefault(split, {})["tag_mIoU"] = span_scores([g for g in tag if split_of[g.doc_id] == split])["mIoU"]
+        cls = [g for g in graded.values() if g.task == "cls" and g.counted]
+        if cls:
+            tasks["cls"] = {"acc": mean(g.metrics["acc"] for g in cls), "binary_acc": mean(g.metrics["binary_acc"] for g in cls),
+                            "n": len(cls)}
         reasoning = [g for g in graded.values() if g.task == "reasoning" and g.counted]
         if reasoning:
             tasks["reasoning"] = {k: mean(g.metrics.get(k, 0.0) for g in reasoning) for k in VAU_KEYS}
             tasks["reasoning"]["n"] = len(reasoning)
         overall = {"qa_acc": tasks.get("qa", {}).get("acc"), "tag_mIoU": tasks.get("tag", {}).get("mIoU"),
-                   "reasoning_total": tasks.get("reasoning", {}).get("total_score")}
+                   "reasoning_total": tasks.get("reasoning", {}).get("total_score"), "cls_acc": tasks.get("cls", {}).get("acc"),
+                   "cls_binary_acc": tasks.get("cls", {}).get("binary_acc")}
         overall = {k: v for k, v in overall.items() if v is not None}
-        overall["score"] = overall.get("qa_acc", overall.get("tag_mIoU", 0.0))
+        overall["score"] = overall.get("qa_acc", overall.get("tag_mIoU", overall.get("cls_acc", 0.0)))
         return {"overall": overall, "tasks": tasks, "splits": by_split, "primary": "acc",
-                "headline": "QA accuracy; TAG mIoU and R@IoU; reasoning judged out of 50"}
+                "headline": "QA accuracy; TAG mIoU and R@IoU; reasoning judged out of 50; classification accuracy"}
 
     def oracle_answer(self, sample: EvalSample) -> tuple[str, tuple[str, ...]]:
         if sample.task == "tag":  # the <glue> form the prompt asks for; -1/-1 for "no anomaly"
             start, end = sample.target or (-1.0, -1.0)
             return f"<glue>[{seconds(start)}, {seconds(end)}]</glue>", ()
+        if sample.task == "cls":
+            return f"<answer> {sample.target} </answer>", ()
         if sample.task == "reasoning":  # the description, then the reference analysis
             return str(sample.target or ""), tuple(str(sample.extra.get("reasoning", "")) for _ in sample.followups)
         return kind_answer(sample)
@@ -236,9 +273,11 @@ class VAUBench(Benchmark):
             raise PredictionFormatError("VAU predictions are scored against the ground-truth CSV: pass it with --data FILE.csv")
         rows = _csv_rows(path)
         columns = set(rows[0]) if rows else set()
-        task = "qa" if "QA answer" in columns else "tag" if "Temporal Grounding" in columns else "reasoning" if "Description" in columns else None
+        task = ("qa" if "QA answer" in columns else "tag" if "Temporal Grounding" in columns else "cls" if "CLS answer" in columns
+                else "reasoning" if "Description" in columns else None)
         if task is None:
-            raise PredictionFormatError(f"{path}: expected a 'QA answer', 'Temporal Grounding' or 'Description' column, got {sorted(columns)}")
+            raise PredictionFormatError(
+                f"{path}: expected a 'QA answer', 'Temporal Grounding', 'CLS answer' or 'Description' column, got {sorted(columns)}")
         preds: dict[str, dict] = {}
         for row in rows:
             name = row["Video Name"].strip()
@@ -253,14 +292,16 @@ class VAUBench(Benchmark):
         for s in samples:
             row = preds.get(s.video)
             if row is None:
-                if task == "qa":  # evaluate_qa.py divides by every ground-truth row
-                    quirks["qa_rows_without_prediction"] += 1
+                if task in ("qa", "cls"):  # evaluate_qa.py and evaluation_cls.py divide by every ground-truth row
+                    quirks[f"{task}_rows_without_prediction"] += 1
                     pairs.append((s, reply("")))
                 continue
             if task == "qa":
                 pairs.append((s, reply(row["QA answer"])))
             elif task == "tag":
                 pairs.append((s, reply(row["Temporal Grounding"])))
+            elif task == "cls":
+                pairs.append((s, reply(row["CLS answer"])))
             else:
                 pairs.append((s, reply(row.get("Description"), turns=(row.get("Analysis") or "",))))
         return pairs

@@ -47,6 +47,57 @@ def vau_qa_official(sample: EvalSample, text: str) -> Parsed:
     return Parsed(letter, correct=letter.lower() == raw.lower())
 
 
+# -------------------------------------------------------------------------- classification
+# GVCLab/VAU-R1 src/evaluation/inference_cls_qwen.py (prompt) and evaluation_cls.py (reading)
+
+VAU_CLASSES = (
+    "Abuse", "Agriculture", "Arrest", "Arson", "Assault", "Explosion", "Fighting", "Fire", "Food Safety",
+    "Medical Abnormality", "Natural Hazard", "Normal", "Object_falling", "People_falling", "Robbery", "Shooting",
+    "Stealing", "Traffic_accident", "Vandalism", "Water_incident",
+)
+VAU_CLS_QUESTION = "What type of anomaly appears in the video? If no anomaly appears, please answer 'Normal'."
+VAU_CLS_PROMPT = (
+    f'Answer the question: "{VAU_CLS_QUESTION}" according to the content of the video. Select one of the answer from '
+    f":{list(VAU_CLASSES)}. The expected format is: <answer> Output the corresponding option here </answer> "
+)
+# a class with any run of spaces/underscores between its words, whole words, any case
+_VAU_CLASS = re.compile(
+    r"\b(" + "|".join("(?:%s)" % r"[_\s]*".join(map(re.escape, re.split(r"[_\s]+", c))) for c in VAU_CLASSES) + r")\b", re.I)
+_VAU_CANONICAL = {re.sub(r"[\s_]+", "_", c.lower()): c for c in VAU_CLASSES}
+
+
+def vau_classes_in(text: str) -> list[str]:
+    """The classes a reply names, first mention first (``extract_options``)."""
+    found: list[str] = []
+    for m in _VAU_CLASS.finditer(text):
+        name = _VAU_CANONICAL.get(re.sub(r"[\s_]+", "_", m.group(1).strip().lower()))
+        if name and name not in found:
+            found.append(name)
+    return found
+
+
+def vau_cls_official(text: str) -> str | None:
+    """VAU-R1 ``evaluation_cls.py``: inside the first <answer> element when there is one (read by
+    an HTML parser: an unclosed tag runs to the end), the first class named; None when none."""
+    text = text or ""
+    start = text.find("<answer>")
+    if start >= 0:
+        end = text.find("</answer>", start)
+        text = text[start + len("<answer>"): end if end >= 0 else len(text)]
+    found = vau_classes_in(text)
+    return found[0] if found else None
+
+
+def vau_cls_correct(predicted: str | None, gt: str) -> tuple[bool, bool]:
+    """(class right, anomaly-or-not right) as ``evaluation_cls.py`` counts them: no class read is
+    wrong on both; a ground truth that is no class ("-1") can only be right on the binary test."""
+    if predicted is None:
+        return False, False
+    normal = gt.lower() == "normal"
+    binary = predicted.lower() == "normal" if normal else predicted.lower() != "normal"
+    return predicted.lower() == gt.lower(), binary
+
+
 # official temporal grounding (GVCLab/VAU-R1 src/evaluation/evaluation_tag.py)
 
 

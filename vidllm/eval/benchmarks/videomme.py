@@ -15,6 +15,9 @@ Official scoring: ``evaluation/eval_your_results.py`` (last at 4e7566d, since re
 repository): ``extract_characters_regex`` and accuracy = correct / answered, where replies with
 no A-D are not "answered" and leave the denominator. Robust scoring counts them as wrong.
 
+``videomme_sub`` is the same benchmark with subtitles (``subtitle/<videoID>.srt``) put in the
+prompt as the official README writes it.
+
 Result file read by ``vidllm score``: the official template filled in (videos with questions
 holding "answer" and "response"; trailing commas and both key sets accepted).
 
@@ -42,6 +45,10 @@ PROMPT = (
 )
 
 
+#: BradyFU/Video-MME README, "Evaluation Pipeline": the subtitles go before the common prompt
+SUBTITLE_PROMPT = "This video's subtitles are listed below:\n{subtitles}\n"
+
+
 class VideoMME(Benchmark):
     name = "videomme"
     title = "Video-MME"
@@ -65,24 +72,40 @@ class VideoMME(Benchmark):
             rows = _parquet_rows(path) if path.suffix == ".parquet" else _template_rows(path, quirks)
             for row in rows:
                 self.items += 1
-                options = tuple(row["options"])
-                if [o[:1] for o in options] != list("ABCD")[: len(options)]:
-                    quirks["options_without_letters"] += 1
-                answer = row.get("answer")
-                if answer not in ("A", "B", "C", "D"):
-                    quirks["answer_not_a_letter"] += 1
-                    answer = None
-                duration = row["duration"]
-                yield EvalSample(
-                    doc_id=str(row["question_id"]), benchmark=self.name, task=duration,
-                    video=f"{row['videoID']}.mp4", video_path="", question=row["question"], options=options,
-                    target=answer, kind="choice",
-                    prompt=PROMPT.format(question=row["question"], options="\n".join(options)),
-                    extra={
-                        "video_id": row["video_id"], "domain": row["domain"], "sub_category": row["sub_category"],
-                        "task_type": row["task_type"], "invalid": answer is None,
-                    },
-                )
+                yield self.row_sample(row, quirks)
+
+    def row_sample(self, row: dict, quirks: Counter) -> EvalSample:
+        """The sample of one row of the parquet (or template) annotations."""
+        options = tuple(row["options"])
+        if [o[:1] for o in options] != list("ABCD")[: len(options)]:
+            quirks["options_without_letters"] += 1
+        answer = row.get("answer")
+        if answer not in ("A", "B", "C", "D"):
+            quirks["answer_not_a_letter"] += 1
+            answer = None
+        return EvalSample(
+            doc_id=str(row["question_id"]), benchmark=self.name, task=row["duration"],
+            video=f"{row['videoID']}.mp4", video_path="", question=row["question"], options=options,
+            target=answer, kind="choice",
+            prompt=self.subtitle_text(row["videoID"], quirks) + PROMPT.format(question=row["question"], options="\n".join(options)),
+            extra={
+                "video_id": row["video_id"], "domain": row["domain"], "sub_category": row["sub_category"],
+                "task_type": row["task_type"], "invalid": answer is None,
+            },
+        )
+
+    def subtitle_text(self, video: str, quirks: Counter) -> str:
+        """What goes before the prompt: nothing here; the subtitles in ``videomme_sub``."""
+        return ""
+
+    def task_from_lmms(self, lmms_task: str) -> str:
+        if lmms_task.startswith(self.name):  # lmms-eval's "videomme" spans the three durations
+            return ""
+        return super().task_from_lmms(lmms_task)
+
+    def sample_from_lmms(self, lmms_task: str, index: int, doc, quirks: Counter) -> EvalSample:
+        # lmms-eval's Video-MME docs are the parquet's rows
+        return self.row_sample({**doc, "options": list(doc["options"])}, quirks)
 
     def official_parse(self, sample: EvalSample, text: str) -> Parsed:
         return videomme_official(sample, text)
@@ -182,3 +205,38 @@ def template_rows(videos: list, quirks: Counter) -> Iterator[dict]:
                 "question_id": q["question_id"], "task_type": q["task_type"], "question": q["question"],
                 "options": options, "answer": q.get("answer"),
             }
+
+
+class VideoMMESubtitles(VideoMME):
+    """Video-MME with subtitles: ``subtitle/<videoID>.srt`` (the dataset's subtitle.zip) read with
+    the ``srt`` package, the lines' text (markup removed) in order, one a line, in the official
+    subtitle prompt. A video without a subtitle file (some have no speech) gets an empty list and
+    is counted as the quirk "no_subtitle_file"."""
+
+    name = "videomme_sub"
+    title = "Video-MME (with subtitles)"
+    subtitle_dirs = ("subtitle", "subtitles", "data")
+
+    def subtitle_text(self, video: str, quirks: Counter) -> str:
+        cache = self.__dict__.setdefault("_subtitles", {})
+        if video not in cache:
+            path = next((p for d in self.subtitle_dirs if self.root and (p := self.root / d / f"{video}.srt").is_file()), None)
+            if path is None:
+                quirks["no_subtitle_file"] += 1
+            cache[video] = read_srt_text(path) if path else ""
+        return SUBTITLE_PROMPT.format(subtitles=cache[video])
+
+
+def read_srt_text(path: Path) -> str:
+    """The text of a .srt file, one subtitle a line, tags such as <font> removed."""
+    try:
+        import srt
+    except ImportError:
+        raise MissingDependencyError("reading Video-MME's subtitles needs: pip install srt") from None
+    raw = path.read_bytes().decode("utf-8-sig", errors="replace")
+    try:
+        subtitles = list(srt.parse(raw, ignore_errors=True))
+    except srt.SRTParseError as exc:
+        raise PredictionFormatError(f"{path}: not a subtitle file ({exc})") from None
+    lines = (" ".join(re.sub(r"<[^>]+>", "", s.content).split()) for s in subtitles)
+    return "\n".join(line for line in lines if line)

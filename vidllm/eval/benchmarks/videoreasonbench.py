@@ -6,6 +6,9 @@ Layout read::
     video_reason_bench/questions/{card,chip,cup,file_sys,grid,hrd}.json  (or the files in the root)
     video_reason_bench/videos/<kind>/<name>.mp4                           (the "video" field)
 
+Result file read by ``vidllm score``: eval_api.py's ``predictions/<prefix>.json`` (each
+question with its ``prediction`` and the judge's ``rating``; the official score is the ratings').
+
 Official scoring (``eval_api.py``, ``utils/eval_utils.py``, ``utils/show_results.py``): the text
 after "Final Answer" is judged "Correct"/"Incorrect" by gpt-4o against the reference; for
 ``prediction_operation`` items (no reference) an LLM lists the proposed moves and they are
@@ -21,14 +24,16 @@ read by a deterministic extractor.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from vidllm.errors import PredictionFormatError
 from vidllm.eval.benchmarks import videoreasonbench_sim as simulate
-from vidllm.eval.benchmarks.base import Benchmark
+from vidllm.eval.benchmarks.base import Benchmark, ScoredPairs, read_json_lenient, reply
 from vidllm.eval.grading import GradeContext, Graded
 from vidllm.eval.metrics import accuracy_table
 from vidllm.eval.parsers import clean_reply
@@ -61,20 +66,51 @@ class VideoReasonBench(Benchmark):
             kind = path.stem
             for key, item in json.loads(path.read_text(encoding="utf-8")).items():
                 self.items += 1
-                dim = item["dim"]
-                if (item["answer"] is None) != (dim == "prediction_operation"):
-                    quirks["answer_presence_unexpected"] += 1
-                state = {k: item[k] for k in ("states", "moves", "coords", "commands", "actions") if k in item}
-                yield EvalSample(
-                    doc_id=f"{kind}_{key}", benchmark=self.name, task=dim, video=item["video"], video_path="",
-                    question=item["question"], target=item["answer"],
-                    kind="operation" if dim == "prediction_operation" else "text", prompt=item["question"],
-                    extra={"kind": kind, "level": LEVEL[dim], "num_state": item["num_state"],
-                           "num_operation": item["num_operation"], "visible_time": item["visible_time"], **state},
-                )
+                yield self.item_sample(f"{kind}_{key}", kind, item, quirks)
+
+    def item_sample(self, doc_id: str, kind: str, item: dict, quirks: Counter) -> EvalSample:
+        """The sample of one question entry (``doc_id`` is eval_api.py's key, ``<kind>_<key>``)."""
+        dim = item["dim"]
+        if (item["answer"] is None) != (dim == "prediction_operation"):
+            quirks["answer_presence_unexpected"] += 1
+        state = {k: item[k] for k in ("states", "moves", "coords", "commands", "actions") if k in item}
+        return EvalSample(
+            doc_id=doc_id, benchmark=self.name, task=dim, video=item["video"], video_path="",
+            question=item["question"], target=item["answer"],
+            kind="operation" if dim == "prediction_operation" else "text", prompt=item["question"],
+            extra={"kind": kind, "level": LEVEL[dim], "num_state": item["num_state"],
+                   "num_operation": item["num_operation"], "visible_time": item["visible_time"], **state},
+        )
+
+    def read_results(self, path: Path, quirks: Counter, *, data=None, answers=None) -> ScoredPairs:
+        """eval_api.py's result file: ``{"<kind>_<key>": {question fields..., "demo", "prediction",
+        "rating"}}``, where ``rating`` is the official judge's verdict (or the simulation's, for
+        ``prediction_operation``); the script drops the states and moves, so those items are
+        simulated robustly only with ``data`` (the questions folder)."""
+        content = read_json_lenient(path, quirks)
+        if not isinstance(content, dict) or not all(isinstance(v, dict) and "prediction" in v for v in content.values()):
+            raise PredictionFormatError(f"{path}: expected eval_api.py's {{id: {{..., \"prediction\", \"rating\"}}}}")
+        known = {}
+        if data is not None:
+            loaded = VideoReasonBench(data).load(require_videos=False)
+            quirks.update(loaded.quirks)
+            known = {s.doc_id: s for s in loaded.samples}
+        pairs = []
+        for doc_id, item in content.items():
+            sample = known.get(doc_id) or self.item_sample(doc_id, item.get("demo") or doc_id.split("_")[0], item, quirks)
+            if isinstance(item.get("rating"), bool):
+                sample = dataclasses.replace(sample, extra={**sample.extra, "official_rating": item["rating"]})
+            else:
+                quirks["no_rating"] += 1
+            pairs.append((sample, reply(item.get("prediction"))))
+        return pairs
 
     def grade(self, sample: EvalSample, prediction: Prediction, mode: str, ctx: GradeContext) -> Graded:
         official = mode == "official"
+        if official and "official_rating" in sample.extra:  # a result file's own judge verdict
+            value = vrb_final_answer_official(prediction.text)
+            return Graded(sample.doc_id, sample.task, mode, value, {"acc": float(sample.extra["official_rating"])}, True,
+                          "the result file's rating")
         final = vrb_final_answer_official(prediction.text) if official else (clean_reply(prediction.text) or None)
         if final is None:
             return Graded(sample.doc_id, sample.task, mode, None, {"acc": 0.0}, True, "no final answer")
@@ -91,6 +127,8 @@ class VideoReasonBench(Benchmark):
 
     def _grade_operation(self, sample: EvalSample, final: str, mode: str, ctx: GradeContext) -> Graded:
         kind = sample.extra["kind"]
+        if "states" not in sample.extra:  # a result file without the questions' states
+            return Graded(sample.doc_id, sample.task, mode, None, {}, False, "needs the questions to simulate (--data)")
         calls: tuple[str, ...] = ()
         if ctx.judge is not None:
             call = ctx.judge.call(vrb_extract_prompt(kind, final))

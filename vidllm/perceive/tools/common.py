@@ -25,6 +25,10 @@ from vidllm.video.spec import SamplingSpec
 DEFAULT_FPS = 2.0
 DEFAULT_MAX_FRAMES = 480  # 4 minutes at 2 fps; longer videos get frames spread evenly
 DEFAULT_MAX_PIXELS = 640 * 360
+# Past this length a video is long: perceived a chunk at a time (``analyze``), and the visual
+# tools sample one frame a second unless told a rate, so an hour costs 3,600 frames, not 7,200.
+LONG_VIDEO_SECONDS = 240.0
+LONG_VIDEO_FPS = 1.0
 
 
 class SamplingOptions(ToolOptions):
@@ -60,8 +64,12 @@ class VisualTool(PerceptionTool):
     Options = SamplingOptions
 
     def sampling(self, duration: float | None = None) -> SamplingSpec:
-        """The frames this tool wants; identical for every default visual tool."""
-        return self.options.spec()
+        """The frames this tool wants; identical for every default visual tool. On a long
+        video, one a second unless a rate was chosen (``max_frames`` then caps each chunk)."""
+        spec = self.options.spec()
+        if duration is not None and duration > LONG_VIDEO_SECONDS and "fps" not in self.options.model_fields_set:
+            spec = spec.replace(fps=min(spec.fps, LONG_VIDEO_FPS))
+        return spec
 
     @staticmethod
     def _frames(source: PerceptionInput):

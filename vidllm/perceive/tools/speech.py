@@ -86,7 +86,7 @@ class SpeechTool(PerceptionTool):
             return []
         from vidllm.video.audio import extract_audio
 
-        audio = extract_audio(source.video_path)
+        audio = extract_audio(source.video_path, start=source.start, end=source.end)
         return self.transcribe(audio.samples, offset=audio.start)
 
     def transcribe(self, samples: np.ndarray, offset: float = 0.0) -> list[Observation]:

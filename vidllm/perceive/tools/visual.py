@@ -90,7 +90,8 @@ class VisualSummaryTool(VisualTool):
         frames = self._frames(source)
         if frames is None:
             return []
-        thumbs = thumbnails(frames.data, self.thumb_width)
+        # a frame far wider than tall (16384x16) would shrink to zero rows at thumb_width: keep one
+        thumbs = thumbnails(frames.data, max(self.thumb_width, -(-frames.width // max(frames.height, 1))))
         times = frames.timestamps
         starts, ends = frame_spans(times, source.duration)
         shots = self._shots(thumbs)
