@@ -67,6 +67,8 @@ VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_att
 PINPOINTS = [[56, 56], [56, 112], [112, 56], [112, 112]]
 
 FAMILIES = ["qwen2-vl", "qwen2.5-vl", "qwen3-vl", "smolvlm2", "llava-onevision", "llava-next-video", "video-llava"]
+# families only the transformers backend is tested with (vLLM's request format is not checked for them)
+HF_ONLY_FAMILIES = ["internvl"]
 
 
 def tokenizer(special: list[str], **attrs):
@@ -211,7 +213,36 @@ def _llava(family: str):
     return T.VideoLlavaForConditionalGeneration(config), processor
 
 
-BUILDERS = {"qwen2-vl": _qwen, "qwen2.5-vl": _qwen, "qwen3-vl": _qwen, "smolvlm2": _smolvlm,
+INTERNVL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<img>", "</img>", "<IMG_CONTEXT>", "<video>"]
+INTERNVL_TEMPLATE = CHATML_TEMPLATE.replace("<image>\n", "<IMG_CONTEXT>\n")
+
+
+def _internvl(family: str):
+    """InternVL 3 (-hf layout): InternViT with 56 px frames, 14 px patches and pixel shuffle 0.5,
+    so 4 tokens a frame (the released 448 px give 256), a Qwen2 language model."""
+    import transformers as T
+    from transformers.models.got_ocr2.image_processing_got_ocr2 import (
+        GotOcr2ImageProcessor,
+    )
+    from transformers.models.internvl.video_processing_internvl import (
+        InternVLVideoProcessor,
+    )
+
+    tok = tokenizer(INTERNVL_TOKENS, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                    extra_special_tokens={"start_image_token": "<img>", "end_image_token": "</img>",
+                                          "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"})
+    config = T.InternVLConfig(
+        vision_config=dict(VISION, image_size=[56, 56], patch_size=[14, 14]),
+        text_config=dict(TEXT, model_type="qwen2", vocab_size=len(tok)),
+        image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"), downsample_ratio=0.5)
+    square = {"height": 56, "width": 56}
+    processor = T.InternVLProcessor(image_processor=GotOcr2ImageProcessor(size=square), tokenizer=tok,
+                                    video_processor=InternVLVideoProcessor(size=square), image_seq_length=4,
+                                    chat_template=INTERNVL_TEMPLATE)
+    return T.InternVLForConditionalGeneration(config), processor
+
+
+BUILDERS = {"internvl": _internvl, "qwen2-vl": _qwen, "qwen2.5-vl": _qwen, "qwen3-vl": _qwen, "smolvlm2": _smolvlm,
             "llava-onevision": _llava, "llava-next-video": _llava, "video-llava": _llava}
 
 

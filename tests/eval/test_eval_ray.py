@@ -109,5 +109,5 @@ def test_a_killed_driver_resumes(cluster, mlvu_dir, tmp_path):
     assert finished.returncode == 0, finished.stderr
     after = rows(out)
     assert len(after) == len(set(after)) == 20 and set(before) <= set(after)
-    single = evaluate(config(mlvu_dir, tmp_path / "single", "sleep:0.5:hash", workers=8))
+    evaluate(config(mlvu_dir, tmp_path / "single", "sleep:0.5:hash", workers=8))   # the unbroken run
     assert same_outputs(tmp_path / "single", out)

@@ -121,3 +121,21 @@ def test_niah_refuses_a_grid_longer_than_the_haystack(five_minutes, tmp_path):
                    env_cache=tmp_path / "cache")
     assert done.returncode == 2
     assert "900 frames" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_summaries_by_the_embedded_llm_carry_spans_inside_the_video(five_minutes, shared_cache):
+    done = _vidllm("summarize", five_minutes, "--json", "--no-progress", env_cache=shared_cache)
+    assert done.returncode == 0, done.stderr
+    tree = json.loads(done.stdout)
+    summaries = tree["summaries"]
+    assert [s["level"] for s in summaries] == ["segment"] * 5 + ["chapter", "video"]
+    assert all(0.0 <= s["start"] < s["end"] <= tree["duration"] + 1e-6 and s["text"].strip() for s in summaries)
+    again = _vidllm("summarize", five_minutes, "--json", "--no-progress", env_cache=shared_cache)
+    assert json.loads(again.stdout) == tree  # stored: read back, not written again
+
+    asked = _vidllm("ask", five_minutes, "What is this video about?", "--strategy", "hierarchical", "--json",
+                    "--no-progress", env_cache=shared_cache)
+    assert asked.returncode == 0, asked.stderr
+    prompt = json.loads(asked.stdout)["manifest"]["prompt"]
+    assert summaries[-1]["text"] in prompt and summaries[5]["text"] in prompt

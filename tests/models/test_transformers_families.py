@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 import pytest
-from tiny_vlms import FAMILIES, needs_transformers
+from tiny_vlms import FAMILIES, HF_ONLY_FAMILIES, needs_transformers
 
 from vidllm.errors import ContextOverflowError, UnsupportedInputError
 from vidllm.models import Generation, Request, Text, Turn, Video
@@ -90,7 +90,7 @@ def check_qwen25_positions(backend, enc, ts: np.ndarray) -> None:
         assert abs(pos / tps - true) <= 1 / tps + (ts[-1] - ts[0]) / max(1, len(ts) - 1) / 2 + 1e-6
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + HF_ONLY_FAMILIES)
 @pytest.mark.parametrize("clip, spec, budget", CASES, ids=["bikes-4", "cfr-fps", "vfr-3", "bikes-range-tight"])
 def test_tokens_and_times_match_what_the_processor_gives(family, clip, spec, budget, loaded_models, clips):
     backend = loaded_models(family)
@@ -237,7 +237,7 @@ def test_qwen25_grid_seconds_are_checked_and_corrected():
     assert inputs["second_per_grid_ts"].tolist() == [2.0]  # two frames a second apart per pair
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + HF_ONLY_FAMILIES)
 def test_images_and_text_only_requests(family, loaded_models):
     from vidllm.models import Image
 

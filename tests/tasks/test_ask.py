@@ -130,7 +130,8 @@ def test_the_option_the_evidence_states_wins(tmp_path, colour, rgb, direction, o
     assert answer.answer == truth, (answer.reply, answer.option_support)
     assert answer.option_support[truth] == 1.0
     assert all(v < 1.0 for k, v in answer.option_support.items() if k != truth)
-    assert answer.choice_source in ("reply", "evidence")
+    assert answer.choice_source in ("likelihood", "evidence")  # the reasoner scored every option
+    assert sorted(answer.option_scores) == ["A", "B", "C", "D"]
     assert any(f"moves {direction}" in e.text for e in answer.evidence)
 
 

@@ -68,21 +68,13 @@ def main(verbose: int) -> None:
 
 
 def _add_commands() -> None:
-    from vidllm.cli import ask, eval, models, serve, video
+    from vidllm.cli import ask, eval, models, niah, reason, serve, stream, video
 
-    for command in (video.info, video.sample, video.cache, video.samples, ask.ask, ask.describe,
+    for command in (video.info, video.sample, video.cache, video.samples,
+                    ask.ask, ask.describe, ask.summarize, niah.niah,
+                    reason.ground, reason.captions, reason.vot, reason.agent, stream.stream,
                     eval.eval_command, eval.score_command, eval.compare_command, serve.serve, models.models):
         main.add_command(command)
-    from vidllm.cli import reason  # step-by-step reasoning: ground, captions, vot, agent
-
-    for command in (reason.ground, reason.captions, reason.vot, reason.agent):
-        main.add_command(command)
-    from vidllm.cli.stream import stream  # live sources: vidllm stream SOURCE --ask/--watch
-
-    main.add_command(stream)
-    from vidllm.cli.niah import niah  # needle in a video haystack
-
-    main.add_command(niah)
 
 
 _add_commands()

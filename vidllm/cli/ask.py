@@ -104,3 +104,47 @@ def describe(video, tools, as_json, progress, **flags):
         })
     else:
         click.echo(timeline.describe() or "(the perception tools found nothing)")
+
+
+@click.command()
+@click.argument("video")
+@model_option
+@backend_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON, with their spans.")
+@click.option("--progress/--no-progress", default=None, help="Progress on stderr (default: when a terminal).")
+def summarize(video, model, model_options, as_json, progress):
+    """Summaries of VIDEO by the timeline model's text LLM: each minute, each chapter of five
+    minutes, and the whole video, with their time spans (written once, then stored)."""
+    from tqdm.auto import tqdm
+
+    from vidllm.errors import OptionError
+    from vidllm.memory.summaries import to_dicts
+    from vidllm.models.pool import ModelPool
+    from vidllm.video.probe import check_path
+
+    check_path(video)
+    if model.split(":", 1)[0] != "timeline":
+        raise OptionError("summaries are written from the perception timeline: use the timeline model "
+                          "(choose its text LLM with -o llm URI)")
+    settings = options_from_pairs(model_options)
+    if progress is not None:
+        settings["progress"] = progress
+    with ModelPool() as pool:
+        backend = pool.get(model, **settings)
+        timeline = backend.timeline(video)
+        bar = tqdm(desc="summarising", unit="summary", disable=None if progress is None else not progress,
+                   leave=False)
+
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        tree = backend.summaries(timeline, progress=advance)
+        bar.close()
+    if as_json:
+        echo_json({"video": video, "duration": timeline.duration, "summaries": to_dicts(tree)})
+        return
+    for level in ("video", "chapter", "segment"):
+        for s in tree:
+            if s.level == level:
+                click.echo(s.render())

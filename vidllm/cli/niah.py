@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
-from vidllm.cli.options import backend_options, echo_json, model_option, options_from_pairs
+from vidllm.cli.options import (
+    backend_options,
+    echo_json,
+    model_option,
+    options_from_pairs,
+)
 
 
 def _numbers(text: str, kind):

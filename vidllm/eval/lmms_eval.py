@@ -23,7 +23,6 @@ bootstrap of the benchmark's own aggregation over the task's samples.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -41,7 +40,7 @@ RESULTS_NAME = "lmms_eval_results.json"
 SAMPLES_PREFIX = "lmms_eval_samples_"
 #: lmms-eval's filter key of each vidllm reading
 FILTERS = {"official": "none", "robust": "robust"}
-BOOTSTRAP_ITERS = 500
+BOOTSTRAP_ITERS = 200
 BOOTSTRAP_SEED = 1234
 
 
@@ -101,6 +100,15 @@ def stderrs(bench, samples: Sequence[EvalSample], graded: Mapping[str, Graded], 
     return out
 
 
+def _renamed(value, doc_id: str):
+    """A shallow copy of a frozen sample or grade under another doc_id (a resample may draw one
+    sample several times); no re-validation, which would cost more than the aggregation."""
+    out = object.__new__(type(value))
+    out.__dict__.update(value.__dict__)
+    out.__dict__["doc_id"] = doc_id
+    return out
+
+
 def _bootstrap(bench, samples, rows: Sequence[Graded], mode: str, keys: list[str], task: str | None) -> dict:
     """Bootstrap standard errors: resample the samples with replacement (seeded), aggregate each
     resample with the benchmark's own ``aggregate``, and take the standard deviation."""
@@ -112,14 +120,21 @@ def _bootstrap(bench, samples, rows: Sequence[Graded], mode: str, keys: list[str
     rows = [g for g in rows if g.doc_id in by_id]
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     draws: dict[str, list[float]] = {k: [] for k in keys}
+    # copies[i][k]: the k-th draw of row i within one resample, made once and reused
+    copies: list[list[tuple]] = [[] for _ in rows]
     for _ in range(BOOTSTRAP_ITERS):
-        picks = rng.integers(0, len(rows), len(rows))
         sample_list, graded = [], {}
-        for j, i in enumerate(picks):
-            g = rows[int(i)]
-            doc_id = f"{g.doc_id}#{j}"
-            sample_list.append(dataclasses.replace(by_id[g.doc_id], doc_id=doc_id))
-            graded[doc_id] = dataclasses.replace(g, doc_id=doc_id)
+        used = [0] * len(rows)
+        for i in rng.integers(0, len(rows), len(rows)).tolist():
+            k = used[i]
+            used[i] += 1
+            if k == len(copies[i]):
+                g = rows[i]
+                doc_id = f"{g.doc_id}#{k}"
+                copies[i].append((_renamed(by_id[g.doc_id], doc_id), _renamed(g, doc_id)))
+            sample, grade_ = copies[i][k]
+            sample_list.append(sample)
+            graded[grade_.doc_id] = grade_
         try:
             agg = bench.aggregate(sample_list, graded, mode)
         except (ZeroDivisionError, KeyError, ValueError, TypeError):

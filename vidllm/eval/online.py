@@ -17,7 +17,10 @@ No probe sees the future: before a frame later than a probe's ``realtime`` is fe
 is answered, and ``check_no_leak`` asserts at every probe that the session's newest frame and
 the newest time its answer used are not after ``realtime``.
 
-The delay table is written to ``online.json`` and added to ``report.html``.
+The delay table is written to ``online.json`` and added to ``report.html``. Settings come as
+``-o`` options beside the model's own: ``stream_tools`` (default ``tags,ocr``) and
+``online_interval`` (seconds between re-asks, default 2); the session's rate is the run's
+``--fps`` (OVO-Bench's own 1 fps by default). ``-m checks:`` runs the deterministic checks alone.
 
 >>> schedule = probe_schedule([])
 >>> schedule

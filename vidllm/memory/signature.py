@@ -25,7 +25,6 @@ import numpy as np
 
 from vidllm.memory.items import unit_rows
 
-
 COLOUR_WEIGHT = 0.5
 
 

@@ -234,6 +234,29 @@ class LlavaOneVision(Family):
         )
 
 
+class InternVL(Family):
+    """InternVL 2.5 / 3 (``model_type`` "internvl", the -hf checkpoints): each frame becomes
+    "FrameN: <img>" + ``image_seq_length`` x <IMG_CONTEXT> + "</img>"; the prompt numbers the
+    frames but gives no time, so vidllm's time note carries their true times."""
+
+    name = "internvl"
+    model_types = ("internvl",)
+    frame_token_attr = "image_token"  # <IMG_CONTEXT>, the placeholder every frame token is
+    fallback_markers = {"video": "<video>\n", "image": "<IMG_CONTEXT>\n"}
+    #: the released models' video setting (32 frames) and language context (InternVL3-1B/2B)
+    max_frames, context_tokens = 32, 32768
+
+    def profile(self, config, processor) -> ModelProfile | None:
+        # released: 448 px frames, 14 px patches, pixel shuffle 0.5 -> (32 / 2)^2 = 256 tokens a frame
+        patch = _get(config.vision_config, "patch_size", 14)
+        return ModelProfile(
+            self.name, patch_size=int(patch[0] if isinstance(patch, (list, tuple)) else patch),
+            tokens_per_frame=int(processor.image_seq_length),
+            frame_size=int(_get(processor.video_processor.size, "height")),
+            max_frames=self.max_frames, context_tokens=_context(config) or self.context_tokens,
+        )
+
+
 def _crop_side(vp) -> int | None:
     crop = getattr(vp, "crop_size", None)
     if getattr(vp, "do_center_crop", False) and _get(crop, "height") and _get(crop, "height") == _get(crop, "width"):
@@ -278,7 +301,7 @@ class VideoLlava(CroppedFrameFamily):
 
 
 FAMILIES: Registry[Family] = Registry("model family", Family)
-for _family in (Qwen2VL, Qwen25VL, Qwen3VL, SmolVLM2, LlavaOneVision, LlavaNextVideo, VideoLlava):
+for _family in (Qwen2VL, Qwen25VL, Qwen3VL, SmolVLM2, LlavaOneVision, LlavaNextVideo, VideoLlava, InternVL):
     FAMILIES.register(_family.name, _family)
 
 

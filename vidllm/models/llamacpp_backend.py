@@ -156,6 +156,59 @@ class LlamaCppBackend(Backend):
         return outputs
 
 
+    def score_continuations(self, messages: list[dict], prefix: str, continuations: list[str]) -> list[float]:
+        """Mean log-probability per token of each of ``continuations`` as the start of the
+        assistant's reply (after ``prefix``) to ``messages``: how a multiple-choice answer is
+        chosen without trusting one sampled letter. The prompt is read once; each
+        continuation is read on top of it, a token at a time (only the last logits are kept,
+        so no n_ctx x vocabulary table is held)."""
+        import numpy as np
+
+        prompt = self._chat_prompt(messages) + prefix
+        with self._lock:
+            llm = self.llm
+            base = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+            llm.reset()
+            llm.eval(base)
+            first = self._last_logprobs()
+            scores = []
+            for text in continuations:
+                tokens = llm.tokenize((prompt + text).encode(), add_bos=False, special=True)[len(base):]
+                if not tokens:
+                    scores.append(float("-inf"))
+                    continue
+                llm.n_tokens = len(base)  # back to the prompt; eval drops the KV cells after it
+                total, logprobs = 0.0, first
+                for token in tokens:
+                    total += float(logprobs[token])
+                    llm.eval([token])
+                    logprobs = self._last_logprobs()
+                scores.append(total / len(tokens))
+            llm.reset()
+        return [round(float(np.float64(v)), 4) for v in scores]
+
+    def _last_logprobs(self):
+        import numpy as np
+
+        logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.llm.n_vocab(),)).astype(np.float64)
+        return logits - (np.log(np.exp(logits - logits.max()).sum()) + logits.max())
+
+    def _chat_prompt(self, messages: list[dict]) -> str:
+        """``messages`` in the model's chat template, ending where the assistant's reply begins."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if not self.chat_template:
+            raise BackendError(f"llamacpp:{self.target}: the GGUF names no chat template to score options with")
+        meta = self.llm.metadata or {}
+        token = self.llm._model.token_get_text
+        formatter = Jinja2ChatFormatter(
+            self.chat_template,
+            eos_token=token(int(meta.get("tokenizer.ggml.eos_token_id", self.llm.token_eos()))),
+            bos_token=token(int(meta.get("tokenizer.ggml.bos_token_id", self.llm.token_bos()))),
+            add_generation_prompt=True)
+        return formatter(messages=messages).prompt
+
+
 def resolve_gguf(target: str) -> str:
     if not target:
         raise ModelURIError("llamacpp: needs a GGUF file, e.g. llamacpp:/models/qwen2.5-0.5b-q4.gguf "

@@ -26,6 +26,13 @@ from pydantic import Field
 
 from vidllm.choices import CHOICE_INSTRUCTION, split_options
 from vidllm.errors import UnsupportedInputError
+from vidllm.memory.summaries import (
+    PROMPTS,
+    Summary,
+    SummaryStore,
+    store_path,
+    summarize,
+)
 from vidllm.models.base import Backend, BackendOptions, Output, PreparedRequest
 from vidllm.models.request import Generation, Request, Text, Turn
 from vidllm.perceive.analyze import DEFAULT_TOOLS, analyze, make_tools
@@ -38,6 +45,7 @@ SYSTEM_PROMPT = (
     "Answer briefly, using only the description."
 )
 DEFAULT_LLM = "llamacpp:smollm2"
+ANSWER_PREFIX = "The answer is"  # options are scored as the continuation of this reply
 # One thread: in a fresh process 2 threads read the prompt 1.9x faster (340 vs 180 tokens/s for
 # SmolLM2), but right after perception in the same process they were slower than one (2.4 s vs
 # 1.9 s a question, measured on 2 cores), as the perception libraries' threads still compete.
@@ -57,6 +65,8 @@ class TimelineOptions(BackendOptions):
     max_answer_tokens: int = Field(48, ge=1, le=8192,
                                    description="Longest reply; a request's max_new_tokens is capped at this.")
     progress: bool | None = Field(None, description="Progress bar on stderr while perceiving (default: when a terminal).")
+    summaries: bool = Field(False, description="Also show the video's chapter and whole-video summaries, written "
+                                               "once by the text model from the timeline and stored (long videos).")
 
 
 class TimelineBackend(Backend):
@@ -93,6 +103,22 @@ class TimelineBackend(Backend):
         """The stored timeline of ``video`` (perceived now where it is missing)."""
         return analyze(video, self.tools, progress=self.options.progress)
 
+    def summaries(self, timeline: Timeline, progress=None) -> list[Summary]:
+        """Segment, chapter and whole-video summaries of ``timeline`` by the text model (stored
+        once written, per video and model settings)."""
+        from vidllm import db
+
+        writer = {"llm": self.options.llm, "options": self.llm_options, "prompts": PROMPTS}
+        store = SummaryStore(store_path(db.cache_dir(), timeline.video_hash, writer))
+
+        def write(prompt: str) -> str:
+            [response] = self.llm.generate([Request(
+                (Turn("system", (Text(SYSTEM_PROMPT),)), Turn("user", (Text(prompt),))),
+                Generation(max_new_tokens=60, temperature=0.0, seed=0))])
+            return response.text
+
+        return summarize(timeline.lines(for_model=True), timeline.duration, write, store=store, progress=progress)
+
     def _generate(self, batch: list[PreparedRequest]) -> list[Output]:
         return [self._answer(prepared.request) for prepared in batch]
 
@@ -128,20 +154,37 @@ class TimelineBackend(Backend):
         description = "\n".join(line.render() for line, _ in selected) or "(the tools found nothing)"
         timings["retrieval"] = round(time.perf_counter() - t, 3)
 
-        prompt = f"Video description ({clock(timeline.duration)} long):\n{description}\n\nQuestion: {text}"
+        overview = ""
+        if self.options.summaries:
+            t = time.perf_counter()
+            tree = self.summaries(timeline)
+            overview = "Summaries:\n" + "\n".join(s.render() for s in tree if s.level != "segment") + "\n\n"
+            timings["summaries"] = round(time.perf_counter() - t, 3)
+        prompt = (f"{overview}Video description ({clock(timeline.duration)} long):\n{description}\n\n"
+                  f"Question: {text}")
         t = time.perf_counter()
-        [response] = self.llm.generate([Request(
-            (Turn("system", (Text(SYSTEM_PROMPT),)), Turn("user", (Text(prompt),))),
-            Generation(max_new_tokens=min(gen.max_new_tokens, self.options.max_answer_tokens),
-                       temperature=gen.temperature, seed=gen.seed, stop=gen.stop),
-        )])
+        option_scores = None
+        if options and hasattr(self.llm, "score_continuations"):
+            # every option scored by the reasoner's likelihood, not one sampled letter trusted
+            messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+            scores = self.llm.score_continuations(messages, ANSWER_PREFIX, [f" {l}. {o}" for l, o in options])
+            option_scores = {letter: score for (letter, _), score in zip(options, scores)}
+            letter, option = max(options, key=lambda pair: option_scores[pair[0]])
+            text_out, usage, finish, llm_manifest = f"{letter}. {option}", (None, 0), "stop", {}
+        else:
+            [response] = self.llm.generate([Request(
+                (Turn("system", (Text(SYSTEM_PROMPT),)), Turn("user", (Text(prompt),))),
+                Generation(max_new_tokens=min(gen.max_new_tokens, self.options.max_answer_tokens),
+                           temperature=gen.temperature, seed=gen.seed, stop=gen.stop),
+            )])
+            text_out, finish, llm_manifest = response.text, response.finish_reason, response.manifest
+            usage = (response.usage.prompt_tokens, response.usage.generated_tokens)
         timings["reasoning"] = round(time.perf_counter() - t, 3)
         return Output(
-            text=response.text,
-            prompt_tokens=response.usage.prompt_tokens, visual_tokens=0,
-            generated_tokens=response.usage.generated_tokens, finish_reason=response.finish_reason,
+            text=text_out, prompt_tokens=usage[0], visual_tokens=0, generated_tokens=usage[1], finish_reason=finish,
             manifest={
-                "llm": {"uri": self.options.llm, "options": self.llm_options, **response.manifest},
+                "llm": {"uri": self.options.llm, "options": self.llm_options, **llm_manifest},
+                "option_scores": option_scores,  # letter -> mean log-probability per token (None: generated)
                 "retrieval": {"embedder": embedder.manifest(), "budget_tokens": self.options.budget_tokens},
                 "system_prompt": SYSTEM_PROMPT,
                 "prompt": prompt,

@@ -21,11 +21,16 @@ class Answer:
     answer: str  # the letter for multiple choice, else the model's reply
     reply: str  # the model's raw reply
     options: list[tuple[str, str]] = field(default_factory=list)
-    # multiple choice: "reply" (the model's letter), "evidence" (the one option the evidence
-    # states), "similarity" (no letter: the option closest to what the model read) or "none"
+    # multiple choice: "reply" (the model's letter), "likelihood" (the option the reasoner found
+    # likeliest), "evidence" (the one option the evidence states), "similarity" (no letter: the
+    # option closest to what the model read) or "none"
     choice_source: str | None = None
     option_support: dict = field(default_factory=dict)  # letter -> how plainly the evidence states it (0-1)
+    option_scores: dict | None = None  # letter -> the reasoner's mean log-probability per token, where scored
     evidence: list[Evidence] = field(default_factory=list)
+    # open questions over a timeline: numbers and times of the reply no line stated, and
+    # whether the answer was replaced by what was read
+    grounding: dict | None = None
     usage: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     manifest: dict = field(default_factory=dict)

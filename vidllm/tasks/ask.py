@@ -2,10 +2,12 @@
 
 Every model takes the same path: the question (options given apart or inside it) becomes a
 ``Request``, the backend answers, and the reply becomes an ``Answer`` with its evidence:
-- multiple choice weighs the option letter read from the reply (``vidllm.choices``) against
-  what the model read, where it shows that (the embedded default's timeline lines): when exactly
-  one option is stated in the lines most relevant to the question, that option is the answer
-  whatever a small model replied; when the reply names no letter, the option closest to the
+- multiple choice weighs the model's choice (the option the embedded default's reasoner finds
+  likeliest, every option scored; else the letter read from the reply, ``vidllm.choices``)
+  against what the model read, where it shows that (the embedded default's timeline lines): when
+  exactly one option is stated in the lines most relevant to the question (or, failing that, in
+  any line shown, with no other option stated anywhere), that option is the answer whatever a
+  small model preferred; when the reply names no letter, the option closest to the
   lines is chosen; the answer says which way it was chosen and how each option was supported;
 - evidence is the timeline lines that support the answer (the embedded default), or the times
   the reply names ("at 0:03", "from 3 to 5 seconds") for a model that watched the frames.
@@ -26,10 +28,11 @@ import time
 import numpy as np
 
 from vidllm.choices import normalise_options, parse_choice, split_options
+from vidllm.errors import OptionError
 from vidllm.models.pool import ModelPool
 from vidllm.models.registry import check_sampling
 from vidllm.models.request import Request, Response
-from vidllm.perceive.timeline import words
+from vidllm.perceive.timeline import clock, words
 from vidllm.tasks.answer import Answer, Evidence
 from vidllm.tasks.frame_selection import STRATEGIES, select_frames
 from vidllm.timeparse import find_spans
@@ -78,14 +81,21 @@ def ask(video, question: str, *, options: list[str] | None = None, model: str | 
     uri = model or default_model()
     sampling = dict(sampling or {})
     check_sampling(uri, sampling)  # before anything loads
-    STRATEGIES.get(strategy)  # an unknown name too
+    model_options = dict(model_options or {})
+    if strategy == "hierarchical":  # the text pathway: chapter summaries above the relevant lines
+        if uri.split(":", 1)[0] != "timeline":
+            raise OptionError("--strategy hierarchical reads chapter summaries written from the perception "
+                              "timeline: use the timeline model (frame-reading models: uniform, memory, retrieve)")
+        model_options["summaries"] = True
+    else:
+        STRATEGIES.get(strategy)  # an unknown name fails before anything loads
     spec = SamplingSpec.from_fields(sampling)
-    backend = (pool or shared_pool()).get(uri, **(model_options or {}))
+    backend = (pool or shared_pool()).get(uri, **model_options)
     request = Request.ask(str(video), question, spec=spec, budget=budget,
                           options=[f"{letter}. {text}" for letter, text in pairs] or None,
                           max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     selection = None
-    if strategy != "uniform" and backend.samples_videos():
+    if strategy not in ("uniform", "hierarchical") and backend.samples_videos():
         request, selection = with_selected_frames(backend, request, question, strategy)
     [response] = backend.generate([request])
     answer = answer_from_response(question, pairs, response)
@@ -125,7 +135,8 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
     answer, source, support = reply.strip(), None, {}
     if options:
         letters, texts = [o[0] for o in options], [o[1] for o in options]
-        answer, source = parse_choice(reply, letters, texts), "reply"
+        scored = response.manifest.get("option_scores")
+        answer, source = parse_choice(reply, letters, texts), "likelihood" if scored else "reply"
         support = option_support(options, lines or [])
         stated = [letter for letter, share in support.items() if share == 1.0]
         if not stated and lines:
@@ -140,14 +151,23 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
             answer, source = choose_by_similarity(question, options, lines), "similarity"
         elif answer is None:
             answer, source = "", "none"  # no letter and nothing to fall back on
+    grounding = None
     if lines is not None:
         stated = dict(options).get(answer, answer) if options else reply
         evidence = evidence_lines(question, stated, lines)
+        if not options:
+            invented = unsupported_facts(reply, lines)
+            grounding = {"unsupported": invented, "replaced": bool(invented)}
+            if invented:  # a number or time the model did not read: say what was read instead
+                evidence = evidence_lines(question, question, lines)
+                answer = ("The video does not say." if not evidence else
+                          f"The video does not say; closest evidence at {clock(evidence[0].start)}: {evidence[0].text}")
     else:
         evidence = [Evidence(start, end, "named in the model's reply") for start, end in find_spans(reply)]
     return Answer(
         question=question, answer=answer, reply=reply, options=list(options), choice_source=source,
-        option_support=support, evidence=evidence, usage=response.usage.to_dict(), timings=dict(response.timings),
+        option_support=support, option_scores=response.manifest.get("option_scores"), evidence=evidence,
+        grounding=grounding, usage=response.usage.to_dict(), timings=dict(response.timings),
         manifest=response.manifest,
     )
 
@@ -200,6 +220,39 @@ def evidence_lines(question: str, answer: str, lines: list[dict], k: int = 3) ->
     best = scores[order[0]]
     return [Evidence(lines[i]["start"], lines[i]["end"], _statement(lines[i]), round(float(scores[i]), 4))
             for i in order if scores[i] >= 0.8 * best]
+
+
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+
+
+def _numbers(text: str) -> set[str]:
+    """Numbers and clock times in ``text`` as digits ("seven" -> "7", "7:30" -> "7:30", "07" -> "7")."""
+    found = set()
+    for token in re.findall(r"\d+(?:[:.]\d+)*|[a-z]+", text.lower()):
+        if token[0].isdigit():
+            found.add(":".join(str(int(p)) if p.isdigit() else p for p in re.split(r"[:.]", token))
+                      if ":" in token else token.lstrip("0") or "0")
+        elif token in _NUMBER_WORDS:
+            found.add(_NUMBER_WORDS[token])
+    return found
+
+
+def unsupported_facts(reply: str, lines: list[dict]) -> list[str]:
+    """Numbers and times in ``reply`` that appear in none of the ``lines`` the model read
+    (their text, or their times in whole seconds): facts the model made up.
+
+    >>> lines = [{"start": 3.0, "end": 5.0, "text": 'the last train leaves at seven'}]
+    >>> unsupported_facts("It leaves at 7.", lines), unsupported_facts("At 7:30, after 3 s.", lines)
+    ([], ['7:30'])
+    """
+    read = set()
+    for line in lines:
+        read |= _numbers(line["text"])
+        read |= {str(int(line["start"])), str(int(line["end"])), str(int(round(line["start"]))),
+                 str(int(round(line["end"])))}
+    return sorted(_numbers(reply) - read)
 
 
 def _statement(line: dict) -> str:

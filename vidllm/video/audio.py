@@ -26,7 +26,7 @@ import av
 import numpy as np
 
 from vidllm.errors import NoAudioError, SpecError
-from vidllm.video.probe import open_container
+from vidllm.video.probe import Deadline, open_container
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,15 @@ class Audio:
 
 
 def extract_audio(path, *, start: float = 0.0, end: float | None = None,
-                  sample_rate: int = SAMPLE_RATE, stream: int = 0) -> Audio:
+                  sample_rate: int = SAMPLE_RATE, stream: int = 0, timeout: float | None = None) -> Audio:
     """Decode audio stream ``stream`` of ``path`` in the half-open range [start, end) seconds.
 
-    Damaged packets are skipped (counted in ``bad_packets``) instead of ending the read.
+    Damaged packets are skipped (counted in ``bad_packets``) instead of ending the read; a file
+    cut short ends it where the data ends; the read stops with ``DecodeTimeoutError`` after
+    ``timeout`` seconds (default ``$VIDLLM_DECODE_TIMEOUT``).
     Returns an empty ``Audio`` when the range holds no samples.
     """
+    deadline = Deadline(path, timeout)
     if start < 0 or not math.isfinite(start):
         raise SpecError(f"audio start must be >= 0 seconds, got {start}")
     if end is not None and end <= start:
@@ -90,7 +93,8 @@ def extract_audio(path, *, start: float = 0.0, end: float | None = None,
         chunks: list[np.ndarray] = []
         first_time: float | None = None
         bad = 0
-        for packet in container.demux(audio):
+        for packet in _packets(container.demux(audio), path):
+            deadline.check()
             try:
                 decoded = packet.decode()
             except (av.error.InvalidDataError, av.error.UndefinedError, ValueError):
@@ -124,6 +128,14 @@ def extract_audio(path, *, start: float = 0.0, end: float | None = None,
     if bad:
         log.warning("%s: skipped %d damaged audio packets", path, bad)
     return Audio(np.ascontiguousarray(samples), sample_rate, float(begins), str(path), bad)
+
+
+def _packets(demux, path):
+    """The demuxer's packets, ending quietly where a truncated or damaged file stops."""
+    try:
+        yield from demux
+    except av.error.FFmpegError as exc:
+        log.warning("%s: audio read stopped early: %s", path, exc)
 
 
 def _clock_origin(container, audio) -> float:

@@ -80,10 +80,13 @@ class FrameWriter:
         os.ftruncate(self.fd, self.offset + self.shape[0] * self.frame_bytes)
 
     def write(self, row: int, image: np.ndarray) -> None:
-        data = np.ascontiguousarray(image, dtype=np.uint8).tobytes()
+        data = memoryview(np.ascontiguousarray(image, dtype=np.uint8)).cast("B")  # no copy
         if len(data) != self.frame_bytes:
             raise ValueError(f"frame of {len(data)} bytes for rows of {self.frame_bytes}")
-        os.pwrite(self.fd, data, self.offset + row * self.frame_bytes)
+        at = self.offset + row * self.frame_bytes
+        while len(data):  # pwrite may write less than asked (large frames)
+            done = os.pwrite(self.fd, data, at)
+            data, at = data[done:], at + done
 
     def finish(self, keep: np.ndarray | None = None) -> np.ndarray:
         """Close the file (keeping only the rows ``keep`` marks, in order) and move it into

@@ -182,16 +182,19 @@ def _room(store: FrameCache) -> int:
 
 
 def _every_frame_if_fewer(spec, index: StreamIndex, window, warnings: list[str]) -> np.ndarray | None:
-    """The times of every frame in ``window`` when the spec asks for more frames than it holds
-    (``--fps 1e9`` would otherwise allocate its target times before any frame is chosen);
-    else None."""
+    """The times of every frame in ``window`` when the spec asks for as many frames as it holds
+    or more (``--fps 1e9`` would otherwise allocate its target times before any frame is chosen;
+    at exactly the stream's rate, slice centres fall midway between frames and rounding would
+    pick some frames twice); else None."""
     times = index.times
     held = times[(times >= window[0] - 1e-9) & (times < window[1])]
-    if len(held) == 0 or spec.frame_count(window[1] - window[0]) <= len(held):
+    wanted = spec.frame_count(window[1] - window[0])
+    if len(held) == 0 or wanted < len(held):
         return None
-    asked = f"{spec.fps:g} fps" if spec.fps is not None else f"{spec.nframes} frames"
-    warnings.append(f"asked for {asked}, but {window[0]:.2f}-{window[1]:.2f}s holds only {len(held)} distinct "
-                    "frames: each is taken once")
+    if wanted > len(held):
+        asked = f"{spec.fps:g} fps" if spec.fps is not None else f"{spec.nframes} frames"
+        warnings.append(f"asked for {asked}, but {window[0]:.2f}-{window[1]:.2f}s holds only {len(held)} distinct "
+                        "frames: each is taken once")
     return held
 
 
