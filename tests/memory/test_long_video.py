@@ -139,3 +139,17 @@ def test_summaries_by_the_embedded_llm_carry_spans_inside_the_video(five_minutes
     assert asked.returncode == 0, asked.stderr
     prompt = json.loads(asked.stdout)["manifest"]["prompt"]
     assert summaries[-1]["text"] in prompt and summaries[5]["text"] in prompt
+
+
+@pytest.mark.slow
+def test_a_card_shown_once_in_half_an_hour_is_found_with_its_time(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("half-hour")
+    card = (1234.0, 1237.0)
+    video = long_footage(folder / "thirty-one.mp4", 31, size=(320, 180), fps=1, cards={card: "AMBER 93"})
+    done = _vidllm("ask", video, "What was written on the card that appeared once?", "--json", "--no-progress",
+                   env_cache=folder / "cache")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert "AMBER" in answer["answer"].upper() or "93" in answer["answer"], answer["answer"]
+    assert any(e["start"] <= card[0] + 1 and e["end"] >= card[0] for e in answer["evidence"])
+    assert answer["manifest"]["perception"]["chunks"] == 16  # 31 minutes in 2-minute chunks

@@ -52,11 +52,15 @@ def _tool_names(tools: str | None) -> tuple[str, ...] | None:
               help="Which frames a frame-reading model sees within its budget: uniform (evenly spread), "
                    "memory (distinct stretches of the whole video; a picture shown once survives), "
                    "retrieve (where the perception timeline answers the question). The timeline model "
-                   "always shows the lines most relevant to the question plus coverage.")
+                   "always shows the lines most relevant to the question plus coverage; hierarchical "
+                   "adds its chapter summaries.")
+@click.option("--image-text-model", metavar="URI",
+              help="A CLIP/SigLIP model (hf:<id or folder>, open_clip:<arch>/<pretrained>) that --strategy "
+                   "retrieve compares frames with the question through (default: the perception timeline).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object with evidence, timings and manifest.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
-def ask(video, question, options, model, model_options, tools, threads, max_new_tokens, strategy, as_json, progress,
-        **flags):
+def ask(video, question, options, model, model_options, tools, threads, max_new_tokens, strategy, image_text_model,
+        as_json, progress, **flags):
     """Ask VIDEO a QUESTION; prints the answer and the moments that support it."""
     from vidllm.models.pool import ModelPool
     from vidllm.tasks.ask import ask as run_ask
@@ -69,7 +73,7 @@ def ask(video, question, options, model, model_options, tools, threads, max_new_
     with ModelPool() as pool:
         answer = run_ask(video, question, options=list(options) if options else None, model=model,
                          model_options=settings, sampling=sampling, pool=pool, max_new_tokens=max_new_tokens,
-                         strategy=strategy)
+                         strategy=strategy, image_text=image_text_model)
     if as_json:
         echo_json(answer.to_dict())
     else:

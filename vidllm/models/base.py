@@ -33,7 +33,13 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vidllm.budget import BudgetPlan, ModelProfile, plan_budget
+from vidllm.budget import (
+    BudgetPlan,
+    ModelProfile,
+    plan_budget,
+    plan_video,
+    reference_family,
+)
 from vidllm.errors import (
     BackendError,
     BackendOptionError,
@@ -307,7 +313,10 @@ class Backend(abc.ABC):
         """Sample every video of ``request`` under its share of the token budget."""
         began = time.perf_counter()
         videos = request.videos()
-        budget = request.budget or self.default_budget(request)
+        # no budget named: a Qwen family is prepared as qwen-vl-utils prepares it (reference
+        # mode, comparable with published scores); every other family gets what its context holds
+        reference = self.profile is not None and reference_family(self.profile)
+        budget = request.budget or (None if reference else self.default_budget(request))
         share = budget // len(videos) if budget and videos else None
         prepared = tuple(self._prepare_video(v, v.budget or share) for v in videos)
         return PreparedRequest(request, prepared, round(time.perf_counter() - began, 4))
@@ -328,10 +337,11 @@ class Backend(abc.ABC):
         cache = FrameCache() if self.options.cache else None
         info = probe(part.source, cache=cache)
         spec, plan = self.adjust_spec(part.spec), None
-        if self.profile is not None and budget is not None:
-            plan = plan_budget(self.profile, width=info.display_width, height=info.display_height,
-                               duration=info.duration, budget=budget, spec=spec)
-            spec = plan.spec
+        if self.profile is not None:
+            plan = plan_video(self.profile, width=info.display_width, height=info.display_height,
+                              duration=info.duration, frame_count=info.frame_count, fps=info.average_fps,
+                              budget=budget, spec=spec)
+            spec = plan.spec if plan is not None else spec
         frames = sample_frames(part.source, spec, cache=cache if cache is not None else False)
         predicted = self._predict(frames)
         if plan is not None and predicted is not None and predicted != plan.visual_tokens:

@@ -63,7 +63,7 @@ def shared_pool() -> ModelPool:
 def ask(video, question: str, *, options: list[str] | None = None, model: str | None = None,
         model_options: dict | None = None, sampling: dict | None = None, pool: ModelPool | None = None,
         max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0, budget: int | None = None,
-        strategy: str = "uniform") -> Answer:
+        strategy: str = "uniform", image_text: str | None = None) -> Answer:
     """Answer ``question`` about ``video`` with ``model`` (default: ``default_model()``).
 
     ``sampling`` holds the ``SamplingSpec`` fields the caller chose (the rest take the
@@ -71,6 +71,8 @@ def ask(video, question: str, *, options: list[str] | None = None, model: str | 
     ``model_options`` are the backend's options (``vidllm models --options``). ``strategy``
     chooses which frames a frame-reading model sees under its budget (``frame_selection``:
     uniform, memory, retrieve); the embedded default chooses timeline lines, not frames.
+    ``image_text`` names a CLIP/SigLIP model (``hf:<id or folder>``) that ``retrieve`` compares
+    frames with the question through.
     """
     began = time.perf_counter()
     check_path(video)
@@ -96,7 +98,12 @@ def ask(video, question: str, *, options: list[str] | None = None, model: str | 
                           max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     selection = None
     if strategy not in ("uniform", "hierarchical") and backend.samples_videos():
-        request, selection = with_selected_frames(backend, request, question, strategy)
+        embedder = None
+        if image_text:
+            from vidllm.perceive.image_text import load_image_text_embedder
+
+            embedder = load_image_text_embedder(image_text)
+        request, selection = with_selected_frames(backend, request, question, strategy, embedder)
     [response] = backend.generate([request])
     answer = answer_from_response(question, pairs, response)
     if selection is not None:
@@ -105,7 +112,7 @@ def ask(video, question: str, *, options: list[str] | None = None, model: str | 
     return answer
 
 
-def with_selected_frames(backend, request: Request, question: str, strategy: str):
+def with_selected_frames(backend, request: Request, question: str, strategy: str, image_text=None):
     """``request`` with its video's frames chosen by ``strategy``: as many as the model's
     budget holds (the planner's count and size), so the visual tokens match the plan."""
     from vidllm.budget import plan_budget
@@ -122,7 +129,7 @@ def with_selected_frames(backend, request: Request, question: str, strategy: str
         spec, count = plan.spec, plan.nframes
     start, end = spec.clip_range(info.duration)
     count = count or spec.frame_count(end - start)
-    selection = select_frames(video.source, strategy, count, spec, question=question)
+    selection = select_frames(video.source, strategy, count, spec, question=question, image_text=image_text)
     chosen = Video(None, frames=selection.frames)
     turns = tuple(Turn(t.role, tuple(chosen if part is video else part for part in t.content)) for t in request.turns)
     return dataclasses.replace(request, turns=turns), selection

@@ -8,7 +8,9 @@ The planner (``vidllm.budget``) says how many frames of what size fit; a strateg
   left (``vidllm.memory``): each distinct stretch keeps a frame, and a picture shown once
   (a needle) survives, however long the video; memory holds one chunk, never the hour;
 - ``retrieve``: the stretches of the perception timeline most relevant to the question, plus
-  coverage of the whole video (``vidllm.memory.retrieve``), a frame from each.
+  coverage of the whole video (``vidllm.memory.retrieve``), a frame from each; with an
+  image-text embedder (CLIP, SigLIP: ``vidllm.perceive.image_text``), the frames themselves,
+  scanned at one frame a second, are compared with the question instead.
 
 Every strategy returns ``Frames`` with their true timestamps and a manifest saying what was
 kept, so that the answer records how its frames were chosen.
@@ -33,7 +35,7 @@ class FrameStrategy:
     """Chooses the times of ``count`` frames; ``times`` returns them and what to record."""
 
     def times(self, video: str, count: int, spec: SamplingSpec, *, question: str = "",
-              timeline=None) -> tuple[np.ndarray, dict]:
+              timeline=None, image_text=None) -> tuple[np.ndarray, dict]:
         raise NotImplementedError
 
 
@@ -50,12 +52,13 @@ class Selection:
 
 
 def select_frames(video: str, strategy: str, count: int, spec: SamplingSpec, *,
-                  question: str = "", timeline=None) -> Selection:
+                  question: str = "", timeline=None, image_text=None) -> Selection:
     """``count`` frames of ``video`` chosen by ``strategy``, each decoded as ``spec`` says
     (its size and range; its frame count is replaced by the choice)."""
     if count < 1:
         raise SpecError(f"a frame selection needs at least one frame, got {count}")
-    times, manifest = STRATEGIES.get(strategy)().times(video, count, spec, question=question, timeline=timeline)
+    times, manifest = STRATEGIES.get(strategy)().times(video, count, spec, question=question, timeline=timeline,
+                                                       image_text=image_text)
     frames = frames_at(video, times, spec)
     return Selection(frames, {"strategy": strategy, "frames": len(frames),
                               "times": [round(float(t), 3) for t in frames.timestamps], **manifest})
@@ -93,10 +96,13 @@ class Memory(FrameStrategy):
 
 
 class Retrieve(FrameStrategy):
-    def times(self, video, count, spec, *, question="", timeline=None):
-        """The timeline stretches most relevant to ``question``, with coverage; a frame of each."""
+    def times(self, video, count, spec, *, question="", timeline=None, image_text=None):
+        """The timeline stretches most relevant to ``question``, with coverage; a frame of each
+        (or, with ``image_text``, the frames most like the question, with coverage)."""
         from vidllm.perceive.text_embed import default_embedder
 
+        if image_text is not None:
+            return self.by_pictures(video, count, spec, question, image_text)
         if timeline is None:
             from vidllm.perceive.analyze import analyze
 
@@ -114,6 +120,29 @@ class Retrieve(FrameStrategy):
         return np.array(times), {"retrieved": [{"start": float(spans[i][0]), "end": float(spans[i][1]),
                                                 "line": lines[i].statement(), "relevance": round(float(s), 4)}
                                                for i, s in zip(picked.indices, picked.scores)]}
+
+
+    @staticmethod
+    def by_pictures(video, count, spec, question, image_text):
+        """Frames at ``SCAN_FPS`` embedded a chunk at a time (only their vectors are kept),
+        then the ``count`` most like ``question``, with coverage."""
+        info = probe(video)
+        start, end = spec.clip_range(info.duration)
+        vectors, times = [], []
+        for a in np.arange(start, end, SCAN_CHUNK_SECONDS):
+            b = min(end, a + SCAN_CHUNK_SECONDS)
+            if b - a < 1e-3:
+                continue
+            chunk = sample_frames(video, SamplingSpec(fps=SCAN_FPS, start=float(a), end=float(b),
+                                                      max_pixels=224 * 224), cache=False)
+            vectors.append(image_text.embed_images(chunk.data))
+            times.append(chunk.timestamps)
+        times = np.concatenate(times)
+        spans = np.stack([times, np.append(times[1:], end)], axis=1)
+        picked = retrieve(np.concatenate(vectors), spans, image_text.embed_texts([question or "what happens"])[0],
+                          count)
+        return times[picked.indices], {"scanned_frames": len(times), **image_text.manifest(),
+                                       "scores": [round(float(v), 4) for v in picked.scores]}
 
 
 STRATEGIES.register("uniform", Uniform)

@@ -6,8 +6,8 @@ Entries are keyed by that hash plus the sampling spec plus the output size, so a
 command asking for the same frames gets them without decoding.
 
 Frames are streamed into an entry as they are decoded (``FrameWriter``: each frame written at
-its row, nothing held) and read back memory-mapped, so memory does not grow with the number
-of frames. The frames kept on disk are capped (``$VIDLLM_CACHE_MAX_BYTES``, default 20 GB):
+its row, nothing held) and read back memory-mapped copy-on-write, so memory does not grow with
+the number of frames and no caller can change the cache. The frames kept on disk are capped (``$VIDLLM_CACHE_MAX_BYTES``, default 20 GB):
 the least recently used entries are evicted first.
 """
 
@@ -90,7 +90,8 @@ class FrameWriter:
 
     def finish(self, keep: np.ndarray | None = None) -> np.ndarray:
         """Close the file (keeping only the rows ``keep`` marks, in order) and move it into
-        place; returns the frames memory-mapped, read-only."""
+        place; returns the frames memory-mapped copy-on-write (a caller's change never reaches
+        the cache)."""
         os.close(self.fd)
         try:
             if keep is not None and not keep.all():
@@ -99,7 +100,7 @@ class FrameWriter:
         except BaseException:
             os.unlink(self.tmp)
             raise
-        return np.load(self.path, mmap_mode="r")
+        return np.load(self.path, mmap_mode="c")
 
     def discard(self) -> None:
         try:
@@ -170,7 +171,7 @@ class FrameCache:
         if not (meta_path.exists() and data_path.exists()):
             return None
         try:
-            data, meta = np.load(data_path, mmap_mode="r"), json.loads(meta_path.read_text())
+            data, meta = np.load(data_path, mmap_mode="c"), json.loads(meta_path.read_text())
         except (ValueError, OSError):  # a torn entry from an interrupted write: drop it
             return None
         os.utime(meta_path)  # recently used: evicted last

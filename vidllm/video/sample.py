@@ -59,7 +59,7 @@ def sample_frames(path, spec=None, *, cache: FrameCache | None | bool = True, ti
 
     ``cache=False`` neither reads nor writes sampled frames (the packet index is still kept).
     With the cache, frames are streamed into it as they are decoded and ``Frames.data`` maps
-    the cached file (read-only): memory does not grow with the number of frames. Without it,
+    the cached file (copy-on-write): memory does not grow with the number of frames. Without it,
     they are decoded into one array in memory.
 
     >>> frames = sample_frames("clip.mp4", SamplingSpec(fps=1, max_frames=32))  # doctest: +SKIP

@@ -52,6 +52,7 @@ class Benchmark:
     video_dirs: ClassVar[tuple[str, ...]] = ("", "videos", "video", "data")
     #: the headline aggregate of accuracy benchmarks: "micro" or "macro"
     overall: ClassVar[str] = "micro"
+    online: ClassVar[bool] = False  # questions carry stream times (`vidllm eval --online` replays videos as streams)
 
     def __init__(self, root: str | Path | None = None):
         """``root`` is the benchmark folder; None gives a scorer only (``vidllm score``)."""

@@ -66,6 +66,7 @@ CRR_PROMPT = (
 
 class OVOBench(Benchmark):
     name = "ovobench"
+    online = True
     title = "OVO-Bench"
     source = "JoeLeelyf/OVO-Bench@c34093f utils/OVOBenchScore.py"
     tasks = tuple(t for ts in MODES.values() for t in ts)
