@@ -313,12 +313,17 @@ class Backend(abc.ABC):
         """Sample every video of ``request`` under its share of the token budget."""
         began = time.perf_counter()
         videos = request.videos()
-        # no budget named: a Qwen family is prepared as qwen-vl-utils prepares it (reference
-        # mode, comparable with published scores); every other family gets what its context holds
+
+        def share(budget):
+            return budget // len(videos) if budget and videos else None
+
+        fitted = share(request.budget or self.default_budget(request))  # what the context holds
+        # no budget named: a Qwen family samples a file as qwen-vl-utils does (reference mode,
+        # comparable with published scores); frames a caller sampled are fitted to the context
         reference = self.profile is not None and reference_family(self.profile)
-        budget = request.budget or (None if reference else self.default_budget(request))
-        share = budget // len(videos) if budget and videos else None
-        prepared = tuple(self._prepare_video(v, v.budget or share) for v in videos)
+        from_file = share(request.budget) if reference else fitted
+        prepared = tuple(self._prepare_video(v, v.budget or (fitted if v.frames is not None else from_file))
+                         for v in videos)
         return PreparedRequest(request, prepared, round(time.perf_counter() - began, 4))
 
     def _prepare_video(self, part: Video, budget: int | None) -> PreparedVideo:
