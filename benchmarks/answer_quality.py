@@ -12,11 +12,12 @@ options=..., pool=ModelPool())``, with the embedded default ``timeline``. Per ca
 table shows the accuracy and the share of answers that contain something in none of the
 timeline lines the model was shown (``answer.manifest["lines"]``) nor in the question and its
 options: a number, a clock time or a capitalised word (not the first word of a sentence).
-Targets: >= 90 % accuracy, 0 invented facts. Per-question results go to a JSON file.
+Targets: >= 90 % accuracy, 0 invented facts. Per-question results (answer, reply, how the
+option was chosen, the lines shown) go to ``results.json`` beside the clips, or ``--out``.
 
     python benchmarks/answer_quality.py                     # all questions
     python benchmarks/answer_quality.py --limit 6           # the first 6 of each category
-    python benchmarks/answer_quality.py --category speech --out results.json
+    python benchmarks/answer_quality.py --category speech --out speech.json
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class Case:
     options: tuple[str, ...] = ()  # multiple choice: option texts, lettered A, B, ...
     answer: str = ""  # multiple choice: the right letter; open: a regular expression the answer matches
     near: float | None = None  # open "when" questions: the right time (seconds), ±1 s
+    only: float | None = None  # open questions: the one number the answer may state (a count)
 
 
 def lettered(rng: random.Random, right: str, wrong: list[str]) -> tuple[tuple[str, ...], str]:
@@ -166,7 +168,8 @@ def build_cases(clips: dict[str, Clip]) -> list[Case]:
         top = values[-1]
         options, letter = lettered(rng, str(top), [str(v) for v in range(top - 3, top + 4) if v != top and v > 0])
         cases.append(Case("count", clip.name, "What is the highest number the counter reaches?", options, letter))
-        cases.append(Case("count", clip.name, "What number does the counter show first?", answer=rf"\b{values[0]}\b"))
+        cases.append(Case("count", clip.name, "What number does the counter show first?", answer=rf"\b{values[0]}\b",
+                          only=values[0]))
 
     spoken = {
         "the meeting starts at nine": ("When does the meeting start?", "nine", ["seven", "ten", "noon", "eight"]),
@@ -242,6 +245,8 @@ def grade(case: Case, answer) -> tuple[bool, list[str]]:
             right = point is not None and abs(point - case.near) <= 1.0
         else:
             right = re.search(case.answer, checked, re.IGNORECASE) is not None
+        if case.only is not None:  # "shows 1 ... a count of 5" names two counts: not an answer
+            right = right and numbers_in(checked) - numbers_in(case.question) <= {float(case.only)}
     return right, unsupported(checked, lines, given)
 
 
@@ -293,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--category", action="append", help="only this category (repeatable)")
     parser.add_argument("--limit", type=int, help="at most this many questions per category")
-    parser.add_argument("--out", type=Path, default=Path("answer_quality.json"), help="per-question results (JSON)")
+    parser.add_argument("--out", type=Path, help="per-question results (JSON; default: results.json beside the clips)")
     parser.add_argument("--quiet", action="store_true", help="no line per question on stderr")
     args = parser.parse_args(argv)
 
@@ -315,8 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     results = run(cases, clips, folder, args.quiet)
     print(table(results))
     print(f"{len(results)} questions in {time.perf_counter() - began:.0f} s; targets: accuracy >= 90 %, invented 0 %")
-    args.out.write_text(json.dumps({"results": results}, indent=1))
-    print(f"per-question results: {args.out}")
+    out = args.out or folder / "results.json"
+    out.write_text(json.dumps({"results": results}, indent=1))
+    print(f"per-question results: {out}")
     return 0
 
 

@@ -292,8 +292,9 @@ def plan_reference(profile: ModelProfile, *, width: int, height: int, frame_coun
     max_pixels = max(min(REFERENCE_MAX_TOKENS * f2, total_pixels / n * REFERENCE_FRAME_FACTOR), int(min_pixels * 1.05))
     if spec.max_pixels is not None:
         max_pixels = min(spec.max_pixels, max_pixels)
-    if max_pixels < min_pixels:
-        raise SpecError(f"reference mode: max_pixels {max_pixels} is below min_pixels {min_pixels}")
+    # a max_pixels below the reference's default minimum wins, as in qwen-vl-utils' smart_resize
+    # (a frame larger than max_pixels shrinks to it whatever the minimum)
+    min_pixels = min(min_pixels, int(max_pixels))
     f = profile.size_factor
     w, h = fit_size(width, height, max_pixels=max_pixels, min_pixels=min_pixels, factor=f)  # the cap may be fractional
     # the sampler takes whole-pixel caps: the first that gives the same size

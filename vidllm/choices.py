@@ -23,6 +23,8 @@ _OPTION = re.compile(r"(?:^|\s)\(?([A-J])[\.\):]\s+")
 
 def normalise_options(options: list[str]) -> list[tuple[str, str]]:
     """``["A. left", "B. right"]`` or ``["left", "right"]`` -> ``[("A", "left"), ("B", "right")]``."""
+    if len(options) > len(LETTERS):
+        raise SpecError(f"at most {len(LETTERS)} options (A-{LETTERS[-1]}), got {len(options)}")
     pairs = []
     for i, option in enumerate(options):
         m = re.match(r"\s*\(?([A-J])[\.\):]\s*(.*)", option, re.S)
@@ -55,6 +57,19 @@ _THINK = re.compile(r"<think>.*?</think>|◁think▷.*?◁/think▷", re.S | re.
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _FINAL = re.compile(r"final\s+answer\s*(?:is)?\s*[:：]?", re.I)
 
+
+
+def question_and_options(question: str, options: list[str] | None = None) -> tuple[str, list[tuple[str, str]]]:
+    """The question and its (letter, text) options, whether given apart or written inside it.
+
+    >>> question_and_options("Which way? A. left B. right")
+    ('Which way?', [('A', 'left'), ('B', 'right')])
+    >>> question_and_options("Which way?", ["up", "down"])
+    ('Which way?', [('A', 'up'), ('B', 'down')])
+    """
+    if options:
+        return question, normalise_options(list(options))
+    return split_options(question)
 
 def parse_choice(reply: str, letters: list[str], texts: list[str] | None = None) -> str | None:
     """The letter a reply chooses among ``letters`` (with option ``texts``), or None: the same

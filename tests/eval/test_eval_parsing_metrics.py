@@ -81,10 +81,6 @@ def test_find_point_and_rating():
 def test_interval_metrics():
     assert M.iou((0, 10), (0, 10)) == 1.0 and M.iou((0, 10), (10, 20)) == 0.0 and M.iou(None, (0, 1)) == 0.0
     assert M.recall_at([0.2, 0.5, 0.8], (0.3, 0.5, 0.7)) == {"R@0.3": 2 / 3, "R@0.5": 2 / 3, "R@0.7": 1 / 3}
-    assert M.tal_f1([(0, 10), (20, 30)], [(0, 10), (20, 30), (50, 60)], (0.5,)) == [pytest.approx(0.8)]
-    assert M.evs_f1([(0, 10)], [(5, 15)]) == pytest.approx(0.5)
-    assert M.point_in_spans(41, [[[12, 14], [40, 42]], [[1, 2]]]) and not M.point_in_spans(None, [[1, 2]])
-    assert M.dvc_detection([(0, 10), (40, 50)], [(0, 10)], 0.5) == (0.5, 1.0)
 
 
 def test_accuracy_and_correlation():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tiny_vlms as tiny
 
 from tests.media import long_footage
 from vidllm.models.pool import ModelPool
@@ -52,14 +53,19 @@ def test_retrieve_takes_frames_where_the_timeline_answers(twenty_minutes):
     assert any("TEAL" in r["line"] for r in selection.manifest["retrieved"])
 
 
+@pytest.fixture(scope="module")
+def an_hour(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hour")
+    return long_footage(folder / "hour.mp4", 60, size=(160, 90), fps=1, cards={(2000.0, 2002.0): "SAGE 12"})
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["qwen2.5-vl", "smolvlm2", "llava-onevision"])
+@pytest.mark.parametrize("family", tiny.FAMILIES + tiny.HF_ONLY_FAMILIES)
 @pytest.mark.parametrize("strategy", ["uniform", "memory"])
-def test_predicted_visual_tokens_equal_counted_whatever_the_strategy(family, strategy, tiny_models,
-                                                                     twenty_minutes):
+def test_predicted_visual_tokens_equal_counted_whatever_the_strategy(family, strategy, tiny_models, an_hour):
     pool = ModelPool()
     try:
-        answer = ask(twenty_minutes, "What is shown?", model=f"hf:{tiny_models(family)}",
+        answer = ask(an_hour, "What is shown?", model=f"hf:{tiny_models(family)}",
                      model_options={"device": "cpu"}, pool=pool, max_new_tokens=2, budget=1200,
                      strategy=strategy)
     finally:

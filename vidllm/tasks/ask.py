@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from vidllm.choices import normalise_options, parse_choice, split_options
+from vidllm.choices import parse_choice, question_and_options
 from vidllm.errors import OptionError
 from vidllm.models.pool import ModelPool
 from vidllm.models.registry import check_sampling
@@ -76,10 +76,7 @@ def ask(video, question: str, *, options: list[str] | None = None, model: str | 
     """
     began = time.perf_counter()
     check_path(video)
-    if options:
-        pairs = normalise_options(list(options))
-    else:
-        question, pairs = split_options(question)
+    question, pairs = question_and_options(question, options)
     uri = model or default_model()
     sampling = dict(sampling or {})
     check_sampling(uri, sampling)  # before anything loads

@@ -101,7 +101,14 @@ class Benchmark:
         wanted = self._check_tasks(tasks)
         quirks: Counter = Counter()
         self.items = 0
-        samples = list(self.read(files, quirks))
+        try:
+            samples = list(self.read(files, quirks))
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            # a file not in the published layout (a null, a missing field, a number that is not
+            # one): one line naming the benchmark and what was wrong, never a traceback
+            where = f" (after {self.items} items)" if self.items else ""
+            raise BenchmarkDataError(f"{self.name}: an annotation file is not in {self.title}'s published format"
+                                     f"{where}: {type(exc).__name__}: {exc}") from None
         ids = Counter(s.doc_id for s in samples)
         if dupes := [d for d, n in ids.items() if n > 1]:
             raise BenchmarkDataError(f"{self.name}: duplicate doc_ids {dupes[:5]}")

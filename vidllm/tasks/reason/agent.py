@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from vidllm.choices import normalise_options, parse_choice, split_options
+from vidllm.choices import parse_choice, question_and_options
 from vidllm.errors import SpecError
 from vidllm.models.pool import ModelPool
 from vidllm.perceive.timeline import Line, clock
@@ -123,10 +123,7 @@ def agent(video, question: str, *, options: list[str] | None = None, model: str 
             raise SpecError(f"{name} must be a whole number >= {low}, got {value!r}")
     if segment_seconds <= 0:
         raise SpecError(f"segment_seconds must be > 0, got {segment_seconds}")
-    if options:
-        pairs = normalise_options(list(options))
-    else:
-        question, pairs = split_options(question)
+    question, pairs = question_and_options(question, options)
     uri = model or default_model()
     backend = (pool or shared_pool()).get(uri, **(model_options or {}))
     r = Reasoner(backend, video, seed=seed, max_new_tokens=24)

@@ -33,7 +33,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 
-from vidllm.choices import LETTERS, normalise_options, parse_choice, split_options
+from vidllm.choices import LETTERS, parse_choice, question_and_options
 from vidllm.errors import SpecError
 from vidllm.models.pool import ModelPool
 from vidllm.tasks.reason.common import (
@@ -85,10 +85,7 @@ def vot(video, question: str, *, options: list[str] | None = None, model: str | 
 
     began = time.perf_counter()
     check_path(video)
-    if options:
-        pairs = normalise_options(list(options))
-    else:
-        question, pairs = split_options(question)
+    question, pairs = question_and_options(question, options)
     if not question.strip():
         raise SpecError("vot needs a question")
     uri = model or default_model()
