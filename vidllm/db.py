@@ -32,6 +32,7 @@ each migration whose tables and indexes already exist there is recorded as appli
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 import random
 import sqlite3
@@ -40,6 +41,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from vidllm.errors import DiskFullError
 
 FILENAME = "vidllm.sqlite"
 TABLE = "_vidllm_migrations"
@@ -129,13 +132,14 @@ def connect(path: str | os.PathLike | None = None,
     (``isolation_level=None``: open transactions with ``transaction``), uses the WAL journal and
     waits up to 30 s for another writer."""
     path = Path(path) if path else cache_dir() / FILENAME
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    try:
-        _when_not_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
-        migrate(conn, migrations)
-    except BaseException:
-        conn.close()
-        raise
+    with disk_full_as_error(path):
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            _when_not_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+            migrate(conn, migrations)
+        except BaseException:
+            conn.close()
+            raise
     return conn
 
 
@@ -147,10 +151,55 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # a failed COMMIT (disk full) may leave the transaction open
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+
+
+# What a full disk looks like: SQLite says SQLITE_FULL on ENOSPC and SQLITE_IOERR (extended
+# codes: WRITE, SHMSIZE, FSYNC ...) on any other failed write, EFBIG from a file-size limit
+# included; Python's own writes raise OSError with the errno.
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_SQLITE_FULL, _SQLITE_IOERR = 13, 10
+
+
+def disk_full_error(exc: BaseException, path: str | os.PathLike | None = None) -> DiskFullError | None:
+    """``exc`` as a one-line ``DiskFullError`` naming ``path`` (else the file the error names)
+    when it comes from a full disk, a file-size limit or a failing disk; None otherwise.
+
+    >>> print(disk_full_error(OSError(errno.ENOSPC, "No space left on device"), "/data/run"))
+    cannot write /data/run: No space left on device; free some space (or write elsewhere) and run the same command again to resume
+    >>> disk_full_error(ValueError("no")) is None
+    True
+    """
+    if isinstance(exc, DiskFullError):
+        return exc
+    if isinstance(exc, sqlite3.Error):
+        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF not in (_SQLITE_FULL, _SQLITE_IOERR):
+            return None
+        detail = f"{exc} ({exc.sqlite_errorname}: disk full, file too large or failing disk)"
+    elif isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+        detail = exc.strerror or str(exc)
+        path = path or exc.filename
+    else:
+        return None
+    return DiskFullError(f"cannot write {path or 'vidllm files'}: {detail}; free some space (or write elsewhere) "
+                         "and run the same command again to resume")
+
+
+@contextmanager
+def disk_full_as_error(path: str | os.PathLike) -> Iterator[None]:
+    """Raise a full disk met while writing ``path`` as a ``DiskFullError`` (one line, naming
+    ``path``); any other error passes through unchanged."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        error = disk_full_error(exc, path)
+        if error is None or error is exc:
+            raise
+        raise error from exc
 
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:

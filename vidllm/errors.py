@@ -58,6 +58,12 @@ class NoAudioError(VideoError, LookupError):
     """The file holds no audio stream (or none with the index asked for)."""
 
 
+class DiskFullError(VidllmError, OSError):
+    """vidllm could not write its files (cache, run store, results): no space left, a file-size
+    limit reached, or a failing disk. What was committed before is kept; the same command
+    resumes once there is room (``vidllm.db.disk_full_error`` recognises the causes)."""
+
+
 class StreamError(VidllmError, ConnectionError):
     """A live source (network stream, growing file, capture device) that cannot be opened or
     read: it never started, or stayed silent past its timeouts; the message names the source."""
@@ -163,6 +169,14 @@ class MediaForbiddenError(RequestError, PermissionError):
 
 class MediaTooLargeError(RequestError):
     """A body, upload or media file beyond the server's size limits (HTTP 413)."""
+
+
+class SessionLimitError(RequestError):
+    """As many stream sessions (or open questions) as the server allows are open (HTTP 429)."""
+
+
+class SessionEndedError(RequestError):
+    """A stream session whose source has ended, or that was closed, cannot take this question (HTTP 409)."""
 
 
 # -- evaluation ----------------------------------------------------------------------------------

@@ -45,6 +45,11 @@ class _Group(click.Group):
             sys.stderr.close()
             sys.exit(0)
         except Exception as exc:
+            from vidllm.db import disk_full_error
+
+            if (full := disk_full_error(exc)) is not None:  # a full disk met outside vidllm's stores
+                click.echo(f"vidllm: error: {full}", err=True)
+                sys.exit(full.exit_code)
             if ctx.params.get("verbose"):
                 raise
             click.echo(f"vidllm: error: unexpected {type(exc).__name__}: {_one_line(exc)} "

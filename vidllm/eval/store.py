@@ -92,11 +92,13 @@ class RunStore:
         return {row[0] for row in self.db.execute("SELECT doc_id FROM predictions")}
 
     def put(self, doc_id: str, seq: int, prediction: Prediction) -> None:
-        """Commit one prediction (a second write of the same doc_id is ignored)."""
-        self.db.execute(
-            "INSERT OR IGNORE INTO predictions (doc_id, seq, prediction) VALUES (?, ?, ?)",
-            (doc_id, seq, json.dumps(prediction.to_dict(), sort_keys=True)),
-        )
+        """Commit one prediction (a second write of the same doc_id is ignored); a full disk is
+        a ``DiskFullError`` naming this file, and what was committed before stays."""
+        with db.disk_full_as_error(self.path):
+            self.db.execute(
+                "INSERT OR IGNORE INTO predictions (doc_id, seq, prediction) VALUES (?, ?, ?)",
+                (doc_id, seq, json.dumps(prediction.to_dict(), sort_keys=True)),
+            )
 
     def predictions(self) -> dict[str, Prediction]:
         rows = self.db.execute("SELECT doc_id, prediction FROM predictions ORDER BY seq")
@@ -105,7 +107,7 @@ class RunStore:
     # ------------------------------------------------------------------ judge calls
 
     def put_judge_calls(self, calls: Iterable[JudgeCall]) -> None:
-        with db.transaction(self.db):
+        with db.disk_full_as_error(self.path), db.transaction(self.db):
             self.db.executemany("INSERT OR IGNORE INTO judge_calls VALUES (?, ?)",
                                 [(call.key, json.dumps(call.to_dict())) for call in calls])
 

@@ -166,9 +166,15 @@ class TimelineBackend(Backend):
         option_scores = None
         if options and hasattr(self.llm, "score_continuations"):
             # every option scored by the reasoner's likelihood, not one sampled letter trusted
-            messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
-            scores = self.llm.score_continuations(messages, ANSWER_PREFIX, [f" {l}. {o}" for l, o in options])
-            option_scores = {letter: score for (letter, _), score in zip(options, scores)}
+            # calibrated: how much the description raised each option over the question alone, so
+            # a small model's taste for a letter or a position cancels out (PMI scoring)
+            replies = [f" {letter}. {option}" for letter, option in options]
+            given = self.llm.score_continuations(
+                [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}], ANSWER_PREFIX, replies)
+            alone = self.llm.score_continuations(
+                [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": f"Question: {text}"}],
+                ANSWER_PREFIX, replies)
+            option_scores = {letter: round(g - a, 4) for (letter, _), g, a in zip(options, given, alone)}
             letter, option = max(options, key=lambda pair: option_scores[pair[0]])
             text_out, usage, finish, llm_manifest = f"{letter}. {option}", (None, 0), "stop", {}
         else:
@@ -184,7 +190,9 @@ class TimelineBackend(Backend):
             text=text_out, prompt_tokens=usage[0], visual_tokens=0, generated_tokens=usage[1], finish_reason=finish,
             manifest={
                 "llm": {"uri": self.options.llm, "options": self.llm_options, **llm_manifest},
-                "option_scores": option_scores,  # letter -> mean log-probability per token (None: generated)
+                # letter -> mean log-probability per token of the option as the reply, given the
+                # description minus without it (None: the reply was generated)
+                "option_scores": option_scores,
                 "retrieval": {"embedder": embedder.manifest(), "budget_tokens": self.options.budget_tokens},
                 "system_prompt": SYSTEM_PROMPT,
                 "prompt": prompt,

@@ -80,7 +80,7 @@ class ObservationStore:
 
     def save(self, video_hash: str, tool: str, config_key: str, manifest: dict,
              observations: list[Observation], seconds: float) -> None:
-        with db.transaction(self.conn):
+        with db.disk_full_as_error(self.path), db.transaction(self.conn):
             self.conn.execute(
                 "DELETE FROM observations WHERE video_hash=? AND tool=? AND config_key=?",
                 (video_hash, tool, config_key),

@@ -75,8 +75,18 @@ TERM_BONUS = 0.5
 _FILLER = frozenset("a an the of to is it its in on at and or by with from".split())
 
 
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+
+
 def words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _FILLER}
+    """The words of ``text`` that carry meaning, lower case, numbers as digits ("nine" -> "9").
+
+    >>> sorted(words("The meeting starts at NINE")), sorted(words("starts at 9"))
+    (['9', 'meeting', 'starts'], ['9', 'starts'])
+    """
+    return {NUMBER_WORDS.get(w, w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _FILLER}
 
 
 def states_a_term(text: str, terms) -> bool:

@@ -57,6 +57,7 @@ from vidllm.serve.guard import BodyTimeout, BodyTooLarge, Guard, error_body
 from vidllm.serve.jobs import Runner
 from vidllm.serve.media import MediaPolicy
 from vidllm.serve.schema import ChatCompletionRequest, describe_errors
+from vidllm.serve.streams import StreamSessions, stream_router
 from vidllm.serve.uploads import UploadStore
 
 log = logging.getLogger(__name__)
@@ -330,6 +331,11 @@ def create_app(config: ServeConfig, model) -> FastAPI:
         finally:
             job.finish()
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    # -- live-stream sessions (streams.py): routes before the catch-all below ----------------------
+
+    app.state.streams = StreamSessions(config, model, policy)
+    app.include_router(stream_router(app.state.streams))
 
     # -- anything else: a JSON 404 after reading the body ------------------------------------------
 

@@ -53,6 +53,14 @@ class ServeConfig(BaseModel):
     max_connections: int = Field(1024, ge=1, description="Open connections and tasks (then 503).")
     cors_origins: tuple[str, ...] = Field(("*",), description="Origins allowed to call the API from a browser.")
 
+    # live-stream sessions (/v1/streams): sources obey the media policy above (local files only in
+    # the allowed folder, network streams only with allow_remote_media and to public addresses)
+    max_streams: int = Field(4, ge=0, description="Stream sessions open at once (then 429); each perceives "
+                                                  "its own source in its own thread.")
+    max_stream_questions: int = Field(64, ge=1, description="Open watches and scheduled asks per stream session.")
+    stream_keep: float = Field(300.0, gt=0, description="Seconds a session whose source ended is kept for late "
+                                                        "readers and backward questions, then freed.")
+
     @field_validator("allowed_local_media_path")
     @classmethod
     def _folder(cls, value: Path | None) -> Path | None:

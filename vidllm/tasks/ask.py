@@ -32,7 +32,7 @@ from vidllm.errors import OptionError
 from vidllm.models.pool import ModelPool
 from vidllm.models.registry import check_sampling
 from vidllm.models.request import Request, Response
-from vidllm.perceive.timeline import clock, words
+from vidllm.perceive.timeline import NUMBER_WORDS, clock, words
 from vidllm.tasks.answer import Answer, Evidence
 from vidllm.tasks.frame_selection import STRATEGIES, select_frames
 from vidllm.timeparse import find_spans
@@ -226,11 +226,6 @@ def evidence_lines(question: str, answer: str, lines: list[dict], k: int = 3) ->
             for i in order if scores[i] >= 0.8 * best]
 
 
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-
-
 def _numbers(text: str) -> set[str]:
     """Numbers and clock times in ``text`` as digits ("seven" -> "7", "7:30" -> "7:30", "07" -> "7")."""
     found = set()
@@ -238,8 +233,8 @@ def _numbers(text: str) -> set[str]:
         if token[0].isdigit():
             found.add(":".join(str(int(p)) if p.isdigit() else p for p in re.split(r"[:.]", token))
                       if ":" in token else token.lstrip("0") or "0")
-        elif token in _NUMBER_WORDS:
-            found.add(_NUMBER_WORDS[token])
+        elif token in NUMBER_WORDS:
+            found.add(NUMBER_WORDS[token])
     return found
 
 
