@@ -80,7 +80,7 @@ def wait_until(condition, proc: subprocess.Popen, timeout: float = 120.0) -> Non
 
 
 def kill_at_random_moments(command: list[str], env: dict, count_done, total: int, kills: int, rng: random.Random,
-                           steps=(0, 1, 2), max_delay: float = 0.3, late_delay: float = 1.5,
+                           steps=(0, 1), max_delay: float = 0.3, late_delay: float = 1.0,
                            state_ok=lambda: True) -> list[dict]:
     """Start ``command`` again and again and SIGKILL it at seeded random moments until ``kills``
     kills have landed. Each moment: once ``count_done()`` has grown by a random step, a random

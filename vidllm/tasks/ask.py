@@ -35,7 +35,7 @@ from vidllm.models.request import Request, Response
 from vidllm.perceive.timeline import NUMBER_WORDS, clock, words
 from vidllm.tasks.answer import Answer, Evidence
 from vidllm.tasks.frame_selection import STRATEGIES, select_frames
-from vidllm.timeparse import find_spans
+from vidllm.timeparse import find_point, find_spans
 from vidllm.video.probe import check_path
 from vidllm.video.spec import SamplingSpec
 
@@ -182,19 +182,34 @@ def option_support(options: list[tuple[str, str]], lines: list[dict], top: int =
     parenthesis, where tools repeat details: "moves left (from the right to the left)" states
     left, not right).
 
+    An option that names a moment ("at 3 seconds", "at 0:42") is stated by the most relevant
+    line when that line begins then (within half a second): "when does X appear" is answered by
+    the start of the line about X.
+
     >>> lines = [{"text": "a blue object moves down (from the top to the bottom)", "relevance": 0.6},
     ...          {"text": "mostly white", "relevance": 0.1}]
     >>> option_support([("A", "left"), ("B", "up"), ("C", "down"), ("D", "bottom")], lines)
     {'A': 0.0, 'B': 0.0, 'C': 1.0, 'D': 0.0}
+    >>> sign = [{"text": '"EXIT 42"', "start": 3.0, "relevance": 0.7}, {"text": "still", "start": 1.0, "relevance": 0.2}]
+    >>> option_support([("A", "at 1 second"), ("B", "at 3 seconds"), ("C", "at 0:04")], sign)
+    {'A': 0.0, 'B': 1.0, 'C': 0.0}
     """
     relevant = sorted(lines, key=lambda line: -line.get("relevance", 0.0))[:top]
     statements = [words(line["text"].split("(", 1)[0]) for line in relevant]
     support = {}
     for letter, text in options:
+        moment = find_point(text) if _TIME_UNIT.search(text) else None
+        if moment is not None:
+            support[letter] = float(bool(relevant) and abs(relevant[0].get("start", -1e9) - moment) <= 0.5)
+            continue
         wanted = words(text)
         shares = [len(wanted & said) / len(wanted) for said in statements] if wanted else []
         support[letter] = round(max(shares, default=0.0), 3)
     return support
+
+
+# an option naming a moment: a unit of time or a clock ("3 seconds", "2 s", "1 minute", "0:42")
+_TIME_UNIT = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds?|min|minutes?)\b|\b\d+:\d{2}\b", re.I)
 
 
 def choose_by_similarity(question: str, options: list[tuple[str, str]], lines: list[dict]) -> str:
