@@ -247,6 +247,11 @@ def test_analyze_reads_the_old_cache_without_running_any_tool(old_cache, monkeyp
     from vidllm.perceive.store import ObservationStore
 
     expected = json.loads((old_cache / "expected.json").read_text())
+    # tools whose outputs changed since (a bumped ``version``: ocr and tags became version 2 with
+    # English spacing and merged spans) are meant to run again; every other stored run is read back
+    changed = {"ocr", "tags"}
+    expected["runs"] = {name: key for name, key in expected["runs"].items() if name not in changed}
+    expected["observations"] = [o for o in expected["observations"] if o[2] not in changed]
     tools = make_tools(list(expected["runs"]))
     called = []
     for tool in tools:

@@ -182,6 +182,8 @@ def disk_full_error(exc: BaseException, path: str | os.PathLike | None = None) -
         detail = f"{exc} ({exc.sqlite_errorname}: disk full, file too large or failing disk)"
     elif isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
         detail = exc.strerror or str(exc)
+        if exc.errno == errno.EFBIG:
+            detail += " (a file-size limit, or a file system that holds no larger file)"
         path = path or exc.filename
     else:
         return None

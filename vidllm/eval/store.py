@@ -76,7 +76,8 @@ class RunStore:
         """Record ``fingerprint`` on first use; refuse a different one later (the first of two
         processes starting at once records it, the other compares against it)."""
         text = json.dumps(fingerprint, sort_keys=True, default=str)
-        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('fingerprint', ?)", (text,))
+        with db.disk_full_as_error(self.path):
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('fingerprint', ?)", (text,))
         row = self.db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
         if row[0] != text:
             old, new = json.loads(row[0]), json.loads(text)

@@ -79,6 +79,7 @@ log = logging.getLogger(__name__)
 STATUS_EVERY = 2.0  # seconds (wall clock) between status events while a source plays
 HISTORY = 1000  # events kept per session for late or resuming readers
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "rtmps": 443, "http": 80, "https": 443}
+PINNED = ("udp", "tcp", "srt", "rtp")  # plain transports: FFmpeg is given the checked address, not the name
 KINDS = {400: "invalid_request_error", 403: "permission_error", 404: "not_found_error", 409: "invalid_request_error",
          413: "invalid_request_error", 429: "rate_limit_error", 500: "server_error"}
 
@@ -121,6 +122,8 @@ def status_of(exc: BaseException) -> int:
         return 413
     if isinstance(exc, SessionLimitError):
         return 429
+    if isinstance(exc, SessionEndedError):
+        return 409
     return 400 if isinstance(exc, VidllmError) else 500
 
 
@@ -237,6 +240,11 @@ class ServedStream:
 
     def start(self) -> None:
         self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """The feeding thread still runs (the source plays)."""
+        return self._thread.is_alive()
 
     # -- questions (called from the question thread, or before the start) --------------------------
 
@@ -414,11 +422,6 @@ class StreamSessions:
                                    "delete one (DELETE /v1/streams/ID) or retry later")
             self._opening += 1
         try:
-            if body.fps is not None and body.fps > self.config.max_fps:
-                raise RequestError(f"fps {body.fps:g} is above this server's max_fps {self.config.max_fps:g}")
-            if len(body.questions) > self.config.max_stream_questions:
-                raise RequestError(f"{len(body.questions)} questions; a session takes at most "
-                                   f"{self.config.max_stream_questions}")
             uri = self.source_uri(body.source, follow=body.follow)
             stream_id = f"stream-{uuid.uuid4().hex[:16]}"
             try:
@@ -444,9 +447,13 @@ class StreamSessions:
                 raise MediaForbiddenError("this server opens no network streams (start it with --allow-remote-media)")
             if not parts.hostname:
                 raise MediaForbiddenError(f"a network stream needs a host to connect to, not {source[:200]!r}")
-            # every address the name has now must be public; FFmpeg then connects by the name itself
-            public_address(parts.hostname, parts.port or DEFAULT_PORTS.get(scheme, 0))
-            return source
+            # every address the name has now must be public
+            address = public_address(parts.hostname, parts.port or DEFAULT_PORTS.get(scheme, 0))
+            if scheme not in PINNED:  # TLS, Host headers and RTSP/RTMP URLs need the name: FFmpeg resolves it again
+                return source
+            user = parts.netloc.rpartition("@")[0]
+            host = (f"{user}@" if user else "") + (f"[{address}]" if ":" in address else address)
+            return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
         if scheme == "device":
             raise MediaForbiddenError("this server opens no capture devices")
         if scheme == "file":
@@ -519,6 +526,11 @@ def stream_router(sessions: StreamSessions) -> APIRouter:
         if body.model is not None and body.model != config.served_name:
             return problem(404, f"The model `{body.model[:200]}` does not exist (this server offers "
                                 f"`{config.served_name}`).", "model")
+        if body.fps is not None and body.fps > config.max_fps:
+            return problem(400, f"fps {body.fps:g} is above this server's max_fps {config.max_fps:g}", "fps")
+        if len(body.questions) > config.max_stream_questions:
+            return problem(400, f"{len(body.questions)} questions; a session takes at most "
+                                f"{config.max_stream_questions}", "questions")
         sessions.keep()
         try:
             stream = await asyncio.to_thread(sessions.open, body)
@@ -556,10 +568,9 @@ def stream_router(sessions: StreamSessions) -> APIRouter:
         if body.mode == "watch":  # registered before the reply, so a refusal is this request's error
             try:
                 await done
-            except SessionEndedError as exc:
-                return problem(409, str(exc))
-            except Exception as exc:  # noqa: BLE001
-                return problem(status_of(exc), stream.scrub(str(exc)))
+            except Exception as exc:  # noqa: BLE001 - every failure becomes an OpenAI error
+                return problem(status_of(exc), stream.scrub(str(exc)) if isinstance(exc, VidllmError)
+                               else f"the question failed ({type(exc).__name__})")
         else:  # the answer comes as an event; its failure too
             done.add_done_callback(lambda future: future.cancelled() or future.exception())
         return {"id": qid, "object": "stream.question", "stream": stream_id, "question": body.question,
@@ -582,7 +593,7 @@ def stream_router(sessions: StreamSessions) -> APIRouter:
         if stream is None:
             return unknown(stream_id)
         resume = request.headers.get("last-event-id", "")
-        start = after if after is not None else int(resume) if resume.isdigit() else 0
+        start = max(0, after if after is not None else int(resume) if resume.isdigit() else 0)
 
         async def sent():
             async for seq, kind, data in stream.log.follow(start):
