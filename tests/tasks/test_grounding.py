@@ -36,7 +36,7 @@ def test_numbers_and_times_nobody_read_are_found(reply, invented):
 
 
 def test_an_open_answer_that_invents_a_time_is_replaced_by_what_was_read():
-    answer = answer_from_response("When does the last train leave?", [],
+    answer = answer_from_response("Tell me the departure of the last train.", [],
                                   response("The last train leaves at 9:45 pm.", LINES))
     assert answer.grounding == {"unsupported": ["9:45"], "replaced": True}
     assert "9:45" not in answer.answer and answer.answer.startswith("The video does not say")
@@ -80,3 +80,18 @@ def test_the_embedded_reasoner_scores_a_continuation_it_was_told_above_others():
         assert model.score_continuations(messages, "The secret word is", [" BANANA", " CARROT", " WINDOW"]) == scores
     finally:
         model.close()
+
+
+@pytest.mark.parametrize("question", ["When does the platform sign appear?", "At what time is PLATFORM 4 shown?",
+                                      "what time does the sign come up"])
+def test_a_when_question_is_answered_with_the_time_of_the_line_most_about_it(question):
+    lines = [line(0, 8, "ocr", '"PLATFORM 4"', 0.8), line(2, 6, "speech", "The last train leave, not heaven.", 0.3)]
+    answer = answer_from_response(question, [], response("It appears in the 17th hour.", lines))
+    assert answer.answer == 'At 00:00.0: on-screen text: "PLATFORM 4"'
+    assert answer.grounding["from_evidence"] and answer.reply == "It appears in the 17th hour."
+    assert [(e.start, e.end) for e in answer.evidence] == [(0, 8)]
+
+
+def test_a_question_that_is_not_about_when_keeps_the_reply():
+    answer = answer_from_response("Which platform is shown?", [], response("Platform 4.", LINES))
+    assert answer.answer == "Platform 4." and not answer.grounding.get("from_evidence")

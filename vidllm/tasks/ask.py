@@ -159,7 +159,14 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
     if lines is not None:
         stated = dict(options).get(answer, answer) if options else reply
         evidence = evidence_lines(question, stated, lines)
-        if not options:
+        if not options and lines and _WHEN.search(question):
+            # "when ...?" over a timeline: the moment is the start of the line most about it, so
+            # the answer is that line with its time, whatever a small model made of the times
+            top = max(lines, key=lambda line: line.get("relevance", 0.0))
+            answer = f"At {clock(top['start'])}: {_statement(top)}"
+            grounding = {"unsupported": [], "replaced": False, "from_evidence": True}
+            evidence = [Evidence(top["start"], top["end"], _statement(top), round(float(top.get("relevance", 0.0)), 4))]
+        elif not options:
             invented = unsupported_facts(reply, lines)
             grounding = {"unsupported": invented, "replaced": bool(invented)}
             if invented:  # a number or time the model did not read: say what was read instead
@@ -208,6 +215,8 @@ def option_support(options: list[tuple[str, str]], lines: list[dict], top: int =
     return support
 
 
+# a question about when something happens (or what time something says)
+_WHEN = re.compile(r"^\s*(?:when\b|at what (?:time|moment|point)\b|what time\b|at which (?:time|moment)\b)", re.I)
 # an option naming a moment: a unit of time or a clock ("3 seconds", "2 s", "1 minute", "0:42")
 _TIME_UNIT = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds?|min|minutes?)\b|\b\d+:\d{2}\b", re.I)
 
