@@ -122,3 +122,17 @@ def test_join_flicker_keeps_cuts_and_new_sights_apart():
     # both in each other's top-2, but joined the second leader would fall under min_score
     faint = np.array([[.9, .08, .02, 0], [.45, .5, .05, 0]])
     assert join_flicker([(0, 1), (1, 2)], faint, one_shot[:2], 2, 0.30, 0.7) == [(0, 1), (1, 2)]
+
+
+def test_an_extreme_strip_is_cropped_before_scaling():
+    """16384x16 frames: the central square is cut first, so the tensor stays 224x224 instead of a
+    229,000-pixel-wide strip (gigabytes of floats for a batch)."""
+    import numpy as np
+
+    from vidllm.perceive.tools.tags import _prepare
+
+    strip = np.zeros((2, 16, 16384, 3), np.uint8)
+    strip[:, :, 8184:8200] = 255  # the middle square is white, the rest black
+    x = _prepare(strip, "center")
+    assert tuple(x.shape) == (2, 3, 224, 224)
+    assert float(x.std()) < 1e-5  # one flat picture: the white square, nothing of the black sides

@@ -209,6 +209,12 @@ def _prepare(images: np.ndarray, crop: str):
 
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
     h, w = x.shape[-2:]
+    if crop != "squash" and max(h, w) > 4 * min(h, w):
+        # an extreme strip (16384x16): cut the central square first; scaling the short side to
+        # 224 would make a 229,000-pixel-wide image and gigabytes of floats (same crop either way)
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        x, h, w = x[:, :, top:top + side, left:left + side], side, side
     if crop == "squash":
         x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=True, align_corners=False)
     else:
