@@ -284,7 +284,7 @@ def heatmap_png(results: dict, path) -> None:
     lengths = list(results["config"]["lengths"])
     depths = list(results["config"]["depths"])
     cell_w, cell_h, left, top = 64, 36, 70, 40
-    picture = Image.new("RGB", (left + cell_w * len(lengths) + 10, top + cell_h * len(depths) + 40), "white")
+    picture = Image.new("RGB", (left + cell_w * len(lengths) + 10, top + cell_h * len(depths) + 48), "white")
     draw = ImageDraw.Draw(picture)
     font = ImageFont.load_default(size=12)
     scores = {(c["length"], c["depth"]): c["score"] for c in results["cells"]}
