@@ -15,8 +15,18 @@ class Evidence:
     score: float = 0.0
 
 
+class OptionsAsText:
+    """``to_dict`` for a result dataclass holding (letter, text) ``options``: they come out as
+    "A. text", the way they were asked."""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["options"] = [f"{letter}. {text}" for letter, text in self.options]
+        return d
+
+
 @dataclass
-class Answer:
+class Answer(OptionsAsText):
     question: str
     answer: str  # the letter for multiple choice, else the model's reply
     reply: str  # the model's raw reply
@@ -35,10 +45,6 @@ class Answer:
     timings: dict = field(default_factory=dict)
     manifest: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["options"] = [f"{letter}. {text}" for letter, text in self.options]
-        return d
 
     def render(self) -> str:
         lines = [self.answer if not self.options else f"{self.answer}. {dict(self.options).get(self.answer, '')}".rstrip(". ")]

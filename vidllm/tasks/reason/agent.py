@@ -28,7 +28,7 @@ import dataclasses
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from vidllm.choices import parse_choice, question_and_options
 from vidllm.errors import SpecError
 from vidllm.models.pool import ModelPool
 from vidllm.perceive.timeline import Line, clock
+from vidllm.tasks.answer import OptionsAsText
 from vidllm.tasks.reason.common import (
     Call,
     Reasoner,
@@ -76,7 +77,7 @@ class Round:
 
 
 @dataclass
-class AgentResult:
+class AgentResult(OptionsAsText):
     question: str
     options: list[tuple[str, str]]
     answer: str
@@ -91,11 +92,6 @@ class AgentResult:
     frames_used: int  # frames a frame-reading model was shown (0 for the embedded default: it reads text)
     frame_times: list[float]
     timings: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["options"] = [f"{letter}. {text}" for letter, text in self.options]
-        return d
 
     def render(self) -> str:
         head = f"{self.answer}. {self.answer_text}" if self.options else self.answer

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from vidllm.choices import LETTERS, parse_choice, question_and_options
 from vidllm.errors import SpecError
 from vidllm.models.pool import ModelPool
+from vidllm.tasks.answer import OptionsAsText
 from vidllm.tasks.reason.common import (
     Reasoner,
     Step,
@@ -50,7 +51,7 @@ MAX_CANDIDATES = 4  # open questions: candidate answers scored in step 4
 
 
 @dataclass
-class VoTResult:
+class VoTResult(OptionsAsText):
     question: str
     options: list[tuple[str, str]]
     answer: str  # the option letter
@@ -62,11 +63,6 @@ class VoTResult:
     model: str
     steps: list[Step] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["options"] = [f"{letter}. {text}" for letter, text in self.options]
-        return d
 
     def render(self) -> str:
         lines = [f"{self.answer}. {self.answer_text}",
