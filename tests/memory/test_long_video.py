@@ -153,3 +153,14 @@ def test_a_card_shown_once_in_half_an_hour_is_found_with_its_time(tmp_path_facto
     assert "AMBER" in answer["answer"].upper() or "93" in answer["answer"], answer["answer"]
     assert any(e["start"] <= card[0] + 1 and e["end"] >= card[0] for e in answer["evidence"])
     assert answer["manifest"]["perception"]["chunks"] == 16  # 31 minutes in 2-minute chunks
+
+
+def test_frame_models_get_the_haystack_with_the_card_as_one_more_frame(five_minutes):
+    from vidllm.eval.niah import haystack_frames, text_card, with_card
+
+    base = haystack_frames(five_minutes, 60)
+    frames = with_card(base, 30, text_card("WALNUT"))
+    assert len(base) == 60 and len(frames) == 61
+    assert frames.timestamps.tolist() == [i + 0.5 for i in range(61)]
+    assert (frames.data[:30] == base.data[:30]).all() and (frames.data[31:] == base.data[30:]).all()
+    assert frames.data[30].mean() > 200  # the card: black letters on white

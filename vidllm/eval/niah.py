@@ -153,18 +153,23 @@ def with_needle(haystack: Timeline, length: int, position: int, needle: list[Obs
     return Timeline(f"{haystack.video_hash}+needle@{position}", float(length + 1), kept, haystack.manifest)
 
 
-def haystack_frames(config: NiahConfig, length: int, position: int, card: np.ndarray) -> Frames:
-    """The haystack's first ``length`` frames at 1 fps with ``card`` inserted at ``position``."""
-    from vidllm.video.resize import resize
+def haystack_frames(haystack: str, length: int) -> Frames:
+    """The haystack's first ``length`` frames at 1 fps, small (frame models get them resized
+    to their budget anyway)."""
     from vidllm.video.sample import sample_frames
     from vidllm.video.spec import SamplingSpec
 
-    frames = sample_frames(config.haystack, SamplingSpec(fps=1.0, end=float(length), max_pixels=224 * 224),
-                           cache=False)
+    return sample_frames(haystack, SamplingSpec(fps=1.0, end=float(length), max_pixels=224 * 224), cache=False)
+
+
+def with_card(frames: Frames, position: int, card: np.ndarray) -> Frames:
+    """``frames`` with ``card`` inserted as one frame at ``position``, all re-timed at 1 fps."""
+    from vidllm.video.resize import resize
+
     needle = resize(card, (frames.width, frames.height))[None]
     data = np.concatenate([frames.data[:position], needle, frames.data[position:]])
     times = np.arange(len(data), dtype=np.float64) + 0.5
-    return Frames(data=data, timestamps=times, targets=times.copy(), source=config.haystack,
+    return Frames(data=data, timestamps=times, targets=times.copy(), source=frames.source,
                   content_hash=f"{frames.content_hash}+needle@{position}", mode="exact")
 
 
@@ -197,6 +202,7 @@ def run(config: NiahConfig, out_dir, *, pool=None, progress: bool | None = None)
     store = ObservationStore()
     needle_tools = [t for t in getattr(backend, "tools", []) if t.name in VISUAL_NEEDLE_TOOLS]
     grid = [(length, depth) for length in config.lengths for depth in config.depths]
+    sampled: dict[int, Frames] = {}  # frame models: the haystack of the current length, sampled once
     bar = tqdm(grid, desc="V-NIAH", unit="cell", disable=None if progress is None else not progress)
     with open(out / "cells.jsonl", "a", encoding="utf-8") as sink:
         for length, depth in bar:
@@ -213,7 +219,10 @@ def run(config: NiahConfig, out_dir, *, pool=None, progress: bool | None = None)
                     response = Response(output.text, Usage(output.prompt_tokens, 0, output.generated_tokens),
                                         output.timings, output.manifest)
                 else:
-                    frames = haystack_frames(config, length, position, card)
+                    if length not in sampled:
+                        sampled.clear()  # the grid goes length by length: one length held at a time
+                        sampled[length] = haystack_frames(config.haystack, length)
+                    frames = with_card(sampled[length], position, card)
                     request = Request((Turn("user", (Video(None, frames=frames), Text(needle.question()))),), gen)
                     [response] = backend.generate([request])
                 answer = answer_from_response(QUESTION, list(needle.options), response)

@@ -156,23 +156,23 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
         elif answer is None:
             answer, source = "", "none"  # no letter and nothing to fall back on
     grounding = None
-    if lines is not None:
-        stated = dict(options).get(answer, answer) if options else reply
-        evidence = evidence_lines(question, stated, lines)
-        if not options and lines and _WHEN.search(question):
-            # "when ...?" over a timeline: the moment is the start of the line most about it, so
-            # the answer is that line with its time, whatever a small model made of the times
-            top = max(lines, key=lambda line: line.get("relevance", 0.0))
-            answer = f"At {clock(top['start'])}: {_statement(top)}"
-            grounding = {"unsupported": [], "replaced": False, "from_evidence": True}
-            evidence = [Evidence(top["start"], top["end"], _statement(top), round(float(top.get("relevance", 0.0)), 4))]
-        elif not options:
-            invented = unsupported_facts(reply, lines)
+    if lines and not options and _WHEN.search(question):
+        # "when ...?" over a timeline: the moment is the start of the line most about it, so
+        # the answer is that line with its time, whatever a small model made of the times
+        top = max(lines, key=lambda line: line.get("relevance", 0.0))
+        answer = f"At {clock(top['start'])}: {_statement(top)}"
+        grounding = {"unsupported": [], "replaced": False, "from_evidence": True}
+        evidence = [Evidence(top["start"], top["end"], _statement(top), round(float(top.get("relevance", 0.0)), 4))]
+    elif lines is not None:
+        invented = [] if options else unsupported_facts(reply, lines)
+        if not options:
             grounding = {"unsupported": invented, "replaced": bool(invented)}
-            if invented:  # a number or time the model did not read: say what was read instead
-                evidence = evidence_lines(question, question, lines)
-                answer = ("The video does not say." if not evidence else
-                          f"The video does not say; closest evidence at {clock(evidence[0].start)}: {evidence[0].text}")
+        if invented:  # a number or time the model did not read: say what was read instead
+            evidence = evidence_lines(question, question, lines)
+            answer = ("The video does not say." if not evidence else
+                      f"The video does not say; closest evidence at {clock(evidence[0].start)}: {evidence[0].text}")
+        else:
+            evidence = evidence_lines(question, dict(options).get(answer, answer) if options else reply, lines)
     else:
         evidence = [Evidence(start, end, "named in the model's reply") for start, end in find_spans(reply)]
     return Answer(

@@ -77,16 +77,10 @@ def uniform_times(video, count, spec) -> np.ndarray:
 class Memory(FrameStrategy):
     def times(self, video, count, spec, **_):
         """Stream the video at ``SCAN_FPS``, dedup and merge to ``count`` items; a frame of each."""
-        info = probe(video)
-        start, end = spec.clip_range(info.duration)
+        end = spec.clip_range(probe(video).duration)[1]
         dedup, memory = Deduplicator(), MergeMemory(capacity=count)
         scanned = 0
-        for a in np.arange(start, end, SCAN_CHUNK_SECONDS):
-            b = min(end, a + SCAN_CHUNK_SECONDS)
-            if b - a < 1e-3:
-                continue
-            chunk = sample_frames(video, SamplingSpec(fps=SCAN_FPS, start=float(a), end=float(b),
-                                                      max_pixels=SCAN_PIXELS), cache=False)
+        for chunk in scan(video, spec, SCAN_PIXELS):
             memory.extend(dedup.push(signatures(chunk.data), chunk.timestamps))
             scanned += len(chunk)
         memory.extend(dedup.finish(end=end))
@@ -126,15 +120,9 @@ class Retrieve(FrameStrategy):
     def by_pictures(video, count, spec, question, image_text):
         """Frames at ``SCAN_FPS`` embedded a chunk at a time (only their vectors are kept),
         then the ``count`` most like ``question``, with coverage."""
-        info = probe(video)
-        start, end = spec.clip_range(info.duration)
+        end = spec.clip_range(probe(video).duration)[1]
         vectors, times = [], []
-        for a in np.arange(start, end, SCAN_CHUNK_SECONDS):
-            b = min(end, a + SCAN_CHUNK_SECONDS)
-            if b - a < 1e-3:
-                continue
-            chunk = sample_frames(video, SamplingSpec(fps=SCAN_FPS, start=float(a), end=float(b),
-                                                      max_pixels=224 * 224), cache=False)
+        for chunk in scan(video, spec, 224 * 224):
             vectors.append(image_text.embed_images(chunk.data))
             times.append(chunk.timestamps)
         times = np.concatenate(times)
@@ -148,6 +136,17 @@ class Retrieve(FrameStrategy):
 STRATEGIES.register("uniform", Uniform)
 STRATEGIES.register("memory", Memory)
 STRATEGIES.register("retrieve", Retrieve)
+
+
+def scan(video: str, spec: SamplingSpec, max_pixels: int):
+    """The range ``spec`` covers at ``SCAN_FPS``, ``SCAN_CHUNK_SECONDS`` of small frames at a
+    time: what a strategy that looks at the whole video holds in memory."""
+    start, end = spec.clip_range(probe(video).duration)
+    for a in np.arange(start, end, SCAN_CHUNK_SECONDS):
+        b = min(end, a + SCAN_CHUNK_SECONDS)
+        if b - a >= 1e-3:
+            yield sample_frames(video, SamplingSpec(fps=SCAN_FPS, start=float(a), end=float(b),
+                                                    max_pixels=max_pixels), cache=False)
 
 
 def _middle_frame(item) -> float:

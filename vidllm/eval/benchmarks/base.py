@@ -225,6 +225,17 @@ class Benchmark:
         raise PredictionFormatError(
             f"no official result format known for {self.name}; score its vidllm samples.jsonl instead")
 
+    def samples_of(self, data: Path | None, quirks: Counter | None = None) -> dict[str, EvalSample]:
+        """The samples of the benchmark folder ``data`` by doc_id (their videos not needed), its
+        load quirks added to ``quirks``: the questions a result file's replies are scored
+        against. Empty without a folder."""
+        if data is None:
+            return {}
+        loaded = type(self)(data).load(require_videos=False)
+        if quirks is not None:
+            quirks.update(loaded.quirks)
+        return {s.doc_id: s for s in loaded.samples}
+
     def task_from_lmms(self, lmms_task: str) -> str:
         """vidllm's task of an lmms-eval task name (``<bench>_<task>``, or the benchmark's name
         when it has one task)."""

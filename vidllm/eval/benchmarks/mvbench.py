@@ -136,11 +136,7 @@ class MVBench(Benchmark):
         counts = [(mvbench_task(name), int(v[1])) for name, v in content["acc_dict"].items()]
         if sum(n for _, n in counts) != len(results):
             raise PredictionFormatError(f"{path}: acc_dict counts {sum(n for _, n in counts)} answers, res_list holds {len(results)}")
-        known = {}
-        if data is not None:
-            loaded = MVBench(data).load(require_videos=False)
-            quirks.update(loaded.quirks)
-            known = {s.doc_id: s for s in loaded.samples}
+        known = self.samples_of(data, quirks)
         pairs, at = [], 0
         for task, n in counts:
             correct = 0

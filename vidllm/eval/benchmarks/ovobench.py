@@ -135,7 +135,7 @@ class OVOBench(Benchmark):
 
     def read_results(self, path: Path, quirks: Counter, *, data=None, answers=None) -> ScoredPairs:
         files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-        known = {s.doc_id: s for s in type(self)(data).load(require_videos=False).samples} if data is not None else {}
+        known = self.samples_of(data)
         pairs = []
         for file in files:
             result = json.loads(file.read_text(encoding="utf-8"))

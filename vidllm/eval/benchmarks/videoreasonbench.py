@@ -90,11 +90,7 @@ class VideoReasonBench(Benchmark):
         content = read_json_lenient(path, quirks)
         if not isinstance(content, dict) or not all(isinstance(v, dict) and "prediction" in v for v in content.values()):
             raise PredictionFormatError(f"{path}: expected eval_api.py's {{id: {{..., \"prediction\", \"rating\"}}}}")
-        known = {}
-        if data is not None:
-            loaded = VideoReasonBench(data).load(require_videos=False)
-            quirks.update(loaded.quirks)
-            known = {s.doc_id: s for s in loaded.samples}
+        known = self.samples_of(data, quirks)
         pairs = []
         for doc_id, item in content.items():
             sample = known.get(doc_id) or self.item_sample(doc_id, item.get("demo") or doc_id.split("_")[0], item, quirks)
