@@ -246,7 +246,9 @@ def grade(case: Case, answer) -> tuple[bool, list[str]]:
         else:
             right = re.search(case.answer, checked, re.IGNORECASE) is not None
         if case.only is not None:  # "shows 1 ... a count of 5" names two counts: not an answer
-            right = right and numbers_in(checked) - numbers_in(case.question) <= {float(case.only)}
+            # (the clock times an answer cites its evidence by are not counts)
+            stated = numbers_in(_TIME.sub(" ", checked))
+            right = right and stated - numbers_in(case.question) <= {float(case.only)}
     return right, unsupported(checked, lines, given)
 
 

@@ -35,6 +35,8 @@ RELEASED = {
         ("m002_tool_runs", "cf9f2532fb5129a3"),
         ("m003_observations", "3c5535541341a3aa"),
         ("m004_observations_by_run", "672cc5307a528c19"),
+        ("m005_file_digests", "af2fd88fba71819a"),
+        ("m006_text_vectors", "20ead73c0b64ce3c"),
     ],
     "predictions.sqlite": [
         ("m001_meta_predictions_judge_calls", "b8b7a6c32849ac8a"),
@@ -233,7 +235,9 @@ def test_old_cache_is_adopted_and_keeps_its_rows(old_cache):
     before = {t: _rows(path, f"SELECT * FROM {t} ORDER BY rowid") for t in ("file_hashes", "tool_runs", "observations")}
     assert _rows(path, "SELECT id FROM _migrations") == [(0,), (1,), (2,), (3,)]
     conn = db.connect(path)
-    assert conn.execute("SELECT name, adopted FROM _vidllm_migrations ORDER BY rowid").fetchall() == [(n, 1) for n in CACHE_NAMES]
+    # the four tables the old layout made are adopted; the ones added since are created
+    assert conn.execute("SELECT name, adopted FROM _vidllm_migrations ORDER BY rowid").fetchall() == \
+        [(n, int(i < 4)) for i, n in enumerate(CACHE_NAMES)]
     conn.close()
     for table, rows in before.items():
         assert _rows(path, f"SELECT * FROM {table} ORDER BY rowid") == rows

@@ -122,6 +122,21 @@ CACHE_MIGRATIONS: tuple[Migration, ...] = (
     """),
     Migration("m004_observations_by_run",
               "CREATE INDEX observations_by_run ON observations (video_hash, tool, config_key)"),
+    # file_digest: a file's digest by any algorithm (the sha256 of model weights that every
+    # manifest names), memoised by path, size, mtime and inode so a new process reads no weights
+    Migration("m005_file_digests", """
+    CREATE TABLE file_digests (
+        path TEXT, algorithm TEXT, size INTEGER, mtime_ns INTEGER, inode INTEGER, digest TEXT,
+        PRIMARY KEY (path, algorithm)
+    )
+    """),
+    # vidllm.perceive.text_embed: sentence vectors of timeline lines, per embedder and weights, so
+    # a question in a new process embeds only itself
+    Migration("m006_text_vectors", """
+    CREATE TABLE text_vectors (
+        embedder TEXT, text TEXT, vector BLOB, PRIMARY KEY (embedder, text)
+    )
+    """),
 )
 
 
@@ -141,6 +156,31 @@ def connect(path: str | os.PathLike | None = None,
             conn.close()
             raise
     return conn
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's bytes (``hashlib.new(algorithm)``), memoised in the cache
+    database by path, size, mtime and inode: hundreds of MB of weights are read once, not by
+    every process that names them in a manifest."""
+    import hashlib
+    from contextlib import closing
+
+    path = os.path.abspath(path)
+    st = os.stat(path)
+    identity = (st.st_size, st.st_mtime_ns, st.st_ino)
+    with closing(connect()) as conn:
+        row = conn.execute("SELECT size, mtime_ns, inode, digest FROM file_digests WHERE path=? AND algorithm=?",
+                           (path, algorithm)).fetchone()
+        if row and tuple(row[:3]) == identity:
+            return row[3]
+        digest = hashlib.new(algorithm)
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        value = digest.hexdigest()
+        conn.execute("INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?, ?, ?, ?)",
+                     (path, algorithm, *identity, value))
+        return value
 
 
 @contextmanager

@@ -34,6 +34,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vidllm import db
 from vidllm.db import cache_dir
 from vidllm.errors import MissingDependencyError, RegistryError
 
@@ -210,15 +211,12 @@ _HASHES: dict[tuple[str, int, int], str] = {}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, memoised per (path, size, mtime) for this process."""
+    """sha256 of a file, memoised per (path, size, mtime) in this process and in the cache
+    database across processes (``db.file_digest``)."""
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
     if key not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        _HASHES[key] = digest.hexdigest()
+        _HASHES[key] = db.file_digest(path, "sha256")
     return _HASHES[key]
 
 

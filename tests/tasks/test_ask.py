@@ -37,8 +37,19 @@ def test_number_on_a_sign_with_evidence_at_its_time(sign):
     assert "42" in result["answer"]
     assert overlaps(result["evidence"], 3.0, 5.0)
     manifest = result["manifest"]
-    assert manifest["llm"]["sha256"] and manifest["prompt"] and manifest["perception"]["tools"]
+    # read off the evidence: the rule and the lines are recorded, and the reasoner was not needed
+    assert manifest["reading"]["answered"] and manifest["reading"]["rule"] == "most relevant"
+    assert manifest["llm"]["used"] is False and manifest["retrieval"]["embedder"]["sha256"]
+    assert manifest["prompt"] and manifest["perception"]["tools"]
     assert set(result["timings"]) >= {"perception", "reasoning", "total"}
+
+
+def test_the_reasoner_writes_open_answers_when_asked_and_is_recorded(sign):
+    result = json.loads(cli("ask", sign, "Which number is on the sign?", "-o", "answers", "llm", "--json").stdout)
+    manifest = result["manifest"]
+    assert manifest["reading"]["answered"] is False and manifest["llm"]["sha256"]
+    assert result["usage"]["generated_tokens"] > 0
+    assert result["grounding"]["unsupported"] == [] or result["answer"].startswith("The video does not say")
 
 
 def test_second_question_reuses_the_stored_timeline(sign):

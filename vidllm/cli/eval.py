@@ -17,7 +17,6 @@ from vidllm.cli.options import (
     pop_sampling,
     sampling_options,
 )
-from vidllm.eval.benchmarks import BENCHMARKS
 
 
 def summary(results: dict) -> str:
@@ -34,10 +33,21 @@ def summary(results: dict) -> str:
     return "\n".join(lines)
 
 
+class _BenchOption(click.Option):
+    """``--bench`` lists the benchmarks in ``vidllm eval --help`` only: importing the registry
+    for every command would slow ``vidllm --help`` down."""
+
+    def get_help_record(self, ctx):
+        from vidllm.eval.benchmarks import BENCHMARKS
+
+        self.help = f"Benchmark: {', '.join(BENCHMARKS.names())}."
+        return super().get_help_record(ctx)
+
+
 @click.command("eval")
 @click.option("-m", "--model", "model_uri", envvar="VIDLLM_MODEL", required=True, help="Model URI (env VIDLLM_MODEL); baselines: oracle:, first:, hash:, echo:, fixed:TEXT, sleep:S.")
 @backend_options
-@click.option("--bench", "bench_name", required=True, help=f"Benchmark: {', '.join(BENCHMARKS.names())}.")
+@click.option("--bench", "bench_name", required=True, cls=_BenchOption)
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="The benchmark folder, laid out as the benchmark publishes it.")
 @click.option("--tasks", multiple=True, help="Only these tasks (repeat, or comma-separated).")
 @click.option("--limit", type=int, help="The first N samples of each task.")

@@ -6,14 +6,15 @@ import json
 
 import click
 
-from vidllm.models.registry import FORMS, available_backends
-
 
 @click.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.option("--options", "show_options", is_flag=True, help="Also list each backend's -o options.")
 def models(as_json: bool, show_options: bool) -> None:
     """List the model backends, which run here, and why the others do not."""
+    # imported here, not at the top: `vidllm --help` stays light
+    from vidllm.models.registry import FORMS, available_backends
+
     rows = available_backends()
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))

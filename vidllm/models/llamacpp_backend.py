@@ -159,39 +159,50 @@ class LlamaCppBackend(Backend):
     def score_continuations(self, messages: list[dict], prefix: str, continuations: list[str]) -> list[float]:
         """Mean log-probability per token of each of ``continuations`` as the start of the
         assistant's reply (after ``prefix``) to ``messages``: how a multiple-choice answer is
-        chosen without trusting one sampled letter. The prompt is read once; each
-        continuation is read on top of it, a token at a time (only the last logits are kept,
-        so no n_ctx x vocabulary table is held)."""
+        chosen without trusting one sampled letter.
+
+        The prompt is read once, and only from where it differs from the prompt read last (a
+        system prompt and description shared by the questions about one video stay in the KV
+        cache). Each continuation is then read in one decode on top of it, with the logits of
+        each of its positions; its cells are dropped before the next. A one-token decode costs
+        nearly as much as a short batch on a CPU, so this is several times faster than reading
+        the continuations a token at a time, and no n_ctx x vocabulary table is kept."""
         import numpy as np
 
         prompt = self._chat_prompt(messages) + prefix
         with self._lock:
             llm = self.llm
             base = llm.tokenize(prompt.encode(), add_bos=False, special=True)
-            llm.reset()
-            llm.eval(base)
-            first = self._last_logprobs()
+            held = list(llm.input_ids[: llm.n_tokens])
+            same = 0
+            while same < min(len(held), len(base) - 1) and held[same] == base[same]:
+                same += 1
+            llm.n_tokens = same  # eval drops the cells after it and reads the rest
+            llm.eval(base[same:])
+            first = self._logprobs(llm._ctx.get_logits_ith(-1))
             scores = []
             for text in continuations:
                 tokens = llm.tokenize((prompt + text).encode(), add_bos=False, special=True)[len(base):]
                 if not tokens:
                     scores.append(float("-inf"))
                     continue
-                llm.n_tokens = len(base)  # back to the prompt; eval drops the KV cells after it
-                total, logprobs = 0.0, first
-                for token in tokens:
-                    total += float(logprobs[token])
-                    llm.eval([token])
-                    logprobs = self._last_logprobs()
+                total = float(first[tokens[0]])
+                if len(tokens) > 1:  # the last token's own logits are not needed
+                    llm._batch.set_batch(tokens[:-1], n_past=len(base), logits_all=True)
+                    llm._ctx.decode(llm._batch)
+                    for i, token in enumerate(tokens[1:]):
+                        total += float(self._logprobs(llm._ctx.get_logits_ith(i))[token])
+                    llm._ctx.kv_cache_seq_rm(0, len(base), -1)
                 scores.append(total / len(tokens))
-            llm.reset()
         return [round(float(np.float64(v)), 4) for v in scores]
 
-    def _last_logprobs(self):
+    def _logprobs(self, logits_pointer):
+        """Log-softmax of one row of logits that llama.cpp holds."""
         import numpy as np
 
-        logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.llm.n_vocab(),)).astype(np.float64)
-        return logits - (np.log(np.exp(logits - logits.max()).sum()) + logits.max())
+        logits = np.ctypeslib.as_array(logits_pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
+        top = logits.max()
+        return logits - (np.log(np.exp(logits - top).sum()) + top)
 
     def _chat_prompt(self, messages: list[dict]) -> str:
         """``messages`` in the model's chat template, ending where the assistant's reply begins."""

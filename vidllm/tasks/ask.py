@@ -32,6 +32,7 @@ from vidllm.errors import OptionError
 from vidllm.models.pool import ModelPool
 from vidllm.models.registry import check_sampling
 from vidllm.models.request import Request, Response
+from vidllm.models.timeline_reader import WHEN_QUESTION
 from vidllm.perceive.timeline import NUMBER_WORDS, clock, words
 from vidllm.tasks.answer import Answer, Evidence
 from vidllm.tasks.frame_selection import STRATEGIES, select_frames
@@ -136,6 +137,7 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
     """The ``Answer`` a backend's response gives: the chosen letter or the reply, and evidence."""
     reply = response.text
     lines = response.manifest.get("lines")  # what the embedded default read, with relevance
+    reading = response.manifest.get("reading") or {}  # its answer read off the lines, by rule
     answer, source, support = reply.strip(), None, {}
     if options:
         letters, texts = [o[0] for o in options], [o[1] for o in options]
@@ -143,20 +145,35 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
         answer, source = parse_choice(reply, letters, texts), "likelihood" if scored else "reply"
         support = option_support(options, lines or [])
         stated = [letter for letter, share in support.items() if share == 1.0]
+        if reading.get("rule") in EXTREME_RULES and reading["lines"]:
+            # "the highest number" or "the first thing said": the line that holds the extreme
+            # states the answer, whichever lines are the most similar to the question
+            support = option_support(options, reading["lines"], top=len(reading["lines"]))
+            stated = [letter for letter, share in support.items() if share == 1.0]
         if not stated and lines:
             # none stated by the most relevant lines: an option that some line read states, when
             # no other option is stated anywhere, is still what the evidence says (a needle's
             # card whose word a neighbouring topic outranks in relevance)
             anywhere = option_support(options, lines, top=len(lines))
             stated = [letter for letter, share in anywhere.items() if share == 1.0]
+        closest = closest_option(options, lines) if lines and not stated else None
         if len(stated) == 1 and stated[0] != answer:
             answer, source = stated[0], "evidence"
+        elif closest is not None and closest != answer:
+            answer, source = closest, "similarity"
         elif answer is None and lines:
             answer, source = choose_by_similarity(question, options, lines), "similarity"
         elif answer is None:
             answer, source = "", "none"  # no letter and nothing to fall back on
     grounding = None
-    if lines and not options and _WHEN.search(question):
+    if lines and not options and reading.get("answered"):
+        # the answer was read off the lines (the embedded default): it cites them, and says
+        # nothing that they do not
+        answer = reply.strip()
+        grounding = {"unsupported": [], "replaced": False, "from_evidence": True, "rule": reading["rule"]}
+        evidence = [Evidence(line["start"], line["end"], line["statement"], round(float(line["relevance"]), 4))
+                    for line in reading["lines"]]
+    elif lines and not options and WHEN_QUESTION.search(question):
         # "when ...?" over a timeline: the moment is the start of the line most about it, so
         # the answer is that line with its time, whatever a small model made of the times
         top = max(lines, key=lambda line: line.get("relevance", 0.0))
@@ -215,10 +232,32 @@ def option_support(options: list[tuple[str, str]], lines: list[dict], top: int =
     return support
 
 
-# a question about when something happens (or what time something says)
-_WHEN = re.compile(r"^\s*(?:when\b|at what (?:time|moment|point)\b|what time\b|at which (?:time|moment)\b)", re.I)
+EXTREME_RULES = ("highest", "lowest", "first", "last")
 # an option naming a moment: a unit of time or a clock ("3 seconds", "2 s", "1 minute", "0:42")
 _TIME_UNIT = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds?|min|minutes?)\b|\b\d+:\d{2}\b", re.I)
+
+
+SIMILARITY_MARGIN = 0.15  # sentence similarity by which one option must beat every other
+
+
+def closest_option(options: list[tuple[str, str]], lines: list[dict], top: int = 3,
+                   margin: float = SIMILARITY_MARGIN) -> str | None:
+    """The option far closer in meaning than any other to the ``top`` lines most relevant to
+    the question ("a bicycle" to "objects: mountain bike", which shares no word with it), or
+    None when none stands out by ``margin``: where no line states an option in words, the
+    evidence still points at one, and a small model's likelihood should not overrule it."""
+    if len(options) < 2 or not lines:
+        return None
+    from vidllm.perceive.text_embed import default_embedder
+
+    embedder = default_embedder()
+    relevant = sorted(lines, key=lambda line: -line.get("relevance", 0.0))[:top]
+    shown = embedder.embed([_statement(line) for line in relevant])
+    closeness = (embedder.embed([text for _, text in options]) @ shown.T).max(axis=1)
+    order = np.argsort(-closeness)
+    if closeness[order[0]] - closeness[order[1]] < margin:
+        return None
+    return options[int(order[0])][0]
 
 
 def choose_by_similarity(question: str, options: list[tuple[str, str]], lines: list[dict]) -> str:

@@ -1,0 +1,156 @@
+"""Answers read off the timeline's lines, with the times they rest on: how the embedded default
+answers an open question without letting a 135M model put words in the video's mouth.
+
+The lines come with their relevance to the question (``Timeline.select``). The reading is:
+- "when ...?": the start of the line most about it ("At 00:03.0: on-screen text: "EXIT 42"");
+- the highest, lowest, first or last of something ("the highest number the counter reaches",
+  "the first thing said"): that line among the lines of the kind asked about;
+- anything else: the most relevant line (and a second one as relevant), each with its times;
+- nothing relevant enough: "The video does not say", with the closest line for reference.
+Every number and time in a reading comes from a line, so nothing is invented.
+
+>>> from vidllm.perceive.timeline import Line
+>>> lines = [(Line(1.0, 2.5, "ocr", '"3"'), 0.2), (Line(2.5, 4.0, "ocr", '"9"'), 0.2),
+...          (Line(4.0, 5.5, "ocr", '"5"'), 0.2), (Line(0.0, 6.0, "colour", "mostly white"), 0.3)]
+>>> read_answer("What is the highest number the counter reaches?", lines).answer
+'on-screen text: "9" (00:02.5-00:04.0), the highest number shown'
+>>> read_answer("Which number appears first?", lines).answer
+'on-screen text: "3" (00:01.0-00:02.5), the first shown'
+>>> read_answer("Who wins the election?", lines).rule
+'not in evidence'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vidllm.perceive.timeline import NUMBER_WORDS, Line, clock
+
+# below this sentence similarity (all-MiniLM-L6-v2) no line is about the question: questions
+# with an answer on screen or in speech score 0.5-0.9 against it, unrelated ones 0.1-0.3
+MIN_RELEVANCE = 0.35
+SECOND_LINE_SHARE = 0.9  # a second line is cited when it is nearly as relevant as the first
+
+# a question about when something happens (or what time something says)
+WHEN_QUESTION = re.compile(
+    r"^\s*(?:when\b|at what (?:time|moment|point)\b|what time\b|at which (?:time|moment)\b)", re.I)
+# which extreme a question asks for; the first pattern that matches wins
+_EXTREMES = (
+    ("highest", re.compile(r"\b(?:highest|largest|biggest|greatest|maximum)\b", re.I)),
+    ("lowest", re.compile(r"\b(?:lowest|smallest|minimum|fewest)\b", re.I)),
+    ("first", re.compile(r"\b(?:first|earliest|initially|at the (?:start|beginning))\b", re.I)),
+    ("last", re.compile(r"\b(?:last|final|finally|latest|at the end)\b", re.I)),
+)
+# what an extreme is taken over: the kind of line the question names
+_KIND_WORDS = (
+    ("number", re.compile(r"\b(?:numbers?|counter|count|value|score|digits?|figure)\b", re.I)),
+    ("speech", re.compile(r"\b(?:say|says|said|speaker|spoken|speak|speaks|words? heard|talk)\b", re.I)),
+    ("ocr", re.compile(r"\b(?:text|written|sign|screen|caption|title|label|reads?)\b", re.I)),
+)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?|[a-z]+", re.I)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """An answer read off the lines, the rule that read it, and the lines it cites."""
+
+    answer: str
+    rule: str  # "when", "highest", "lowest", "first", "last", "most relevant", "not in evidence"
+    lines: tuple[tuple[Line, float], ...]
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "answer": self.answer,
+                "lines": [{"start": line.start, "end": line.end, "kind": line.kind, "text": line.text,
+                           "statement": line.statement(), "relevance": round(float(score), 4)}
+                          for line, score in self.lines]}
+
+
+def span(line: Line) -> str:
+    return f"{clock(line.start)}-{clock(line.end)}"
+
+
+def number_in(text: str) -> float | None:
+    """The first number ``text`` states, in digits or as a word ("nine" -> 9)."""
+    for token in _NUMBER.findall(text):
+        if token[0].isdigit():
+            return float(token)
+        if token.lower() in NUMBER_WORDS:
+            return float(NUMBER_WORDS[token.lower()])
+    return None
+
+
+def extreme_asked(question: str) -> str | None:
+    """"highest", "lowest", "first" or "last" when the question asks for one, else None."""
+    return next((name for name, pattern in _EXTREMES if pattern.search(question)), None)
+
+
+def kind_asked(question: str) -> str | None:
+    """The kind of line a question names: "number", "speech" or "ocr" (on-screen text)."""
+    return next((name for name, pattern in _KIND_WORDS if pattern.search(question)), None)
+
+
+def of_kind(pairs: list[tuple[Line, float]], kind: str | None) -> list[tuple[Line, float]]:
+    """The lines of ``kind`` ("number": on-screen text or speech that states a number)."""
+    if kind == "number":
+        return [(line, score) for line, score in pairs
+                if line.kind in ("ocr", "speech") and number_in(line.text) is not None]
+    return [(line, score) for line, score in pairs if line.kind == kind]
+
+
+def read_answer(question: str, selected: list[tuple[Line, float]], min_relevance: float = MIN_RELEVANCE) -> Reading:
+    """The answer to ``question`` the ``selected`` lines (each with its relevance) give.
+
+    A question that names a kind of line ("what is written", "what does the speaker say",
+    "which number") is answered from the lines of that kind when there are any, however
+    loosely sentence similarity ties them to its words (a sign reading "EXIT 42" scores only
+    0.28 against "What number is written on the sign?"); any other question needs a line at
+    least ``min_relevance`` similar to it."""
+    if not selected:
+        return Reading("The video does not say: the tools found nothing in it.", "not in evidence", ())
+    ranked = sorted(selected, key=lambda pair: -pair[1])
+    if WHEN_QUESTION.search(question):
+        return Reading(f"At {clock(ranked[0][0].start)}: {ranked[0][0].statement()}", "when", (ranked[0],))
+    extreme = extreme_asked(question)
+    if extreme is not None:
+        reading = _read_extreme(question, extreme, ranked)
+        if reading is not None:
+            return reading
+    named = of_kind(ranked, kind_asked(question))
+    pool = named or ranked
+    top, relevance = pool[0]
+    if not named and relevance < min_relevance:
+        return Reading(f"The video does not say; the closest evidence is {top.statement()} ({span(top)}).",
+                       "not in evidence", (pool[0],))
+    cited = [pool[0]]
+    for line, score in pool[1:2]:
+        if score >= SECOND_LINE_SHARE * relevance and line.statement() != top.statement():
+            cited.append((line, score))
+    answer = "; ".join(f"{line.statement()} ({span(line)})" for line, _ in cited)
+    return Reading(answer, "most relevant", tuple(cited))
+
+
+def _read_extreme(question: str, extreme: str, ranked: list[tuple[Line, float]]) -> Reading | None:
+    """The line holding the extreme the question asks for, among the lines of the kind it
+    names (numbers, speech, on-screen text), else among the lines about its subject."""
+    kind = kind_asked(question)
+    if kind is not None or extreme in ("highest", "lowest"):
+        pool = of_kind(ranked, kind or "number")
+    else:  # the lines about the question's subject: as relevant as the best, nearly
+        best = ranked[0][1]
+        pool = [(line, score) for line, score in ranked if score >= max(MIN_RELEVANCE, 0.8 * best)]
+    if not pool:
+        return None
+    if extreme in ("highest", "lowest"):
+        numbered = [(line, score) for line, score in pool if number_in(line.text) is not None]
+        if not numbered:
+            return None
+        pick = (max if extreme == "highest" else min)(numbered, key=lambda pair: number_in(pair[0].text))
+        words = "the highest number shown" if extreme == "highest" else "the lowest number shown"
+    else:
+        pick = (min if extreme == "first" else max)(pool, key=lambda pair: (pair[0].start, pair[0].end))
+        words = "the first shown" if extreme == "first" else "the last shown"
+        if pick[0].kind == "speech":
+            words = words.replace("shown", "said")
+    line = pick[0]
+    return Reading(f"{line.statement()} ({span(line)}), {words}", extreme, (pick,))
