@@ -4,8 +4,9 @@ clips whose answers are known.
 Clips (made once, kept under ``<cache>/bench/quality``, by default ``~/.cache/vidllm/bench/quality``):
 - a coloured disc crossing the picture (``tests/media.py: moving_disc_clip``): directions, colours;
 - a sign whose text is on screen for a known span (``sign_clip``): on-screen text, "when";
-- a counter whose number changes every 1.5 s: counts;
-- a sentence spoken by espeak-ng (``speech_clip``): spoken facts (skipped when espeak-ng is absent).
+- a counter whose number changes every 1.5 s: its highest, lowest, first and last number;
+- a sentence spoken by espeak-ng (``speech_clip``): spoken facts (skipped when espeak-ng is absent);
+- questions nothing in a clip answers ("absent"): the answer must say the video does not say.
 
 Every question goes through the public API, ``vidllm.tasks.ask.ask(video, question,
 options=..., pool=ModelPool())``, with the embedded default ``timeline``. Per category the
@@ -37,7 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import media  # noqa: E402  (the tests' generators of clips with known ground truth)
 import numpy as np  # noqa: E402
 
-from vidllm.video.synthetic import make_clip  # noqa: E402
 
 # -- clips -----------------------------------------------------------------------------------------
 
@@ -50,19 +50,6 @@ class Clip:
     name: str
     make: Callable[[Path], str]  # writes the clip at the given path, returns it
     facts: dict = field(default_factory=dict)
-
-
-def counter_clip(path: Path, values: list[int], step: float = 1.5, lead: float = 1.0) -> str:
-    """A panel that reads "COUNT 1", "COUNT 2", ... each for ``step`` seconds after ``lead`` s blank."""
-    cards = [media.render_sign(f"COUNT {v}", (640, 360)) for v in values]
-    blank = media.render_sign("", (640, 360))
-    duration = lead + step * len(values) + 1.0
-
-    def draw(i, t, w, h):
-        k = int((t - lead) // step)
-        return (cards[k] if t >= lead and k < len(cards) else blank).copy()
-
-    return make_clip(path, nframes=int(duration * 10), fps=10, size=(640, 360), draw=draw, draw_index=False)
 
 
 def build_clips() -> dict[str, Clip]:
@@ -79,9 +66,9 @@ def build_clips() -> dict[str, Clip]:
             f"sign-{text}",
             lambda p, t=text, s=shown: media.sign_clip(p, text=t, shown=s, duration=10.0, fps=10, size=(960, 540)),
             {"text": text, "shown": shown})
-    for values in ([1, 2, 3], [5, 6, 7, 8]):
+    for values in ([5, 6, 7, 8], [4, 11, 7, 2], [9, 3, 12, 6]):
         name = "counter-" + "-".join(map(str, values))
-        clips[name] = Clip(name, lambda p, v=values: counter_clip(p, v), {"values": values})
+        clips[name] = Clip(name, lambda p, v=values: media.counter_clip(p, v), {"values": values})
     for sentence in ["the meeting starts at nine", "the last train leaves at seven",
                      "the password is orange", "the shop closes at five"]:
         clips[f"speech-{sentence}"] = Clip(f"speech-{sentence}",
@@ -163,13 +150,33 @@ def build_cases(clips: dict[str, Clip]) -> list[Case]:
             cases.append(Case("when", clip.name, f"At what time does {word.lower()} {number} first appear on screen?",
                               answer="", near=shown))
 
-    for clip in (c for c in clips.values() if c.name.startswith("counter-")):
+    counters = [c for c in clips.values() if c.name.startswith("counter-")]
+    extremes = {  # wordings of each extreme, one per counter in turn
+        "highest": ["What is the highest number the counter reaches?", "Which is the largest number shown?",
+                    "What is the maximum value displayed?"],
+        "lowest": ["What is the smallest number on screen?", "What is the lowest value the counter shows?",
+                   "Which is the minimum number displayed?"],
+        "first": ["What number does the counter show first?", "Which number appears first?",
+                  "What is the first value on the counter?"],
+        "last": ["What number is displayed last?", "Which number does the counter show at the end?",
+                 "What is the final number shown?"],
+    }
+    for n, clip in enumerate(counters):
         values = clip.facts["values"]
-        top = values[-1]
-        options, letter = lettered(rng, str(top), [str(v) for v in range(top - 3, top + 4) if v != top and v > 0])
-        cases.append(Case("count", clip.name, "What is the highest number the counter reaches?", options, letter))
-        cases.append(Case("count", clip.name, "What number does the counter show first?", answer=rf"\b{values[0]}\b",
-                          only=values[0]))
+        truth = {"highest": max(values), "lowest": min(values), "first": values[0], "last": values[-1]}
+        for k, (extreme, wordings) in enumerate(extremes.items()):
+            question, right = wordings[(n + k) % len(wordings)], truth[extreme]
+            if (n + k) % 2:  # half multiple choice (the other values and neighbours as distractors)
+                wrong = sorted({*values, right - 1, right + 1, right + 2} - {right, 0})
+                options, letter = lettered(rng, str(right), [str(v) for v in wrong])
+                cases.append(Case("count", clip.name, question, options, letter))
+            else:
+                cases.append(Case("count", clip.name, question, answer=rf"\b{right}\b", only=right))
+
+    absent = ["What is the name of the dog?", "Who is the president in the video?", "What brand is the car?",
+              "How old is the woman?", "What is the weather forecast for tomorrow?", "Which team wins the match?"]
+    for n, clip in enumerate([*discs[:3], *signs[:3]]):  # nothing in these clips answers them
+        cases.append(Case("absent", clip.name, absent[n], answer=r"does not say"))
 
     spoken = {
         "the meeting starts at nine": ("When does the meeting start?", "nine", ["seven", "ten", "noon", "eight"]),

@@ -45,6 +45,20 @@ def sign_clip(path: Path, text: str = "EXIT 42", shown=SIGN_SHOWN, duration: flo
     return make_clip(path, nframes=int(duration * fps), fps=fps, size=size, draw=draw, draw_index=False)
 
 
+def counter_clip(path: Path, values: list[int], step: float = 1.5, lead: float = 1.0, word: str = "COUNT") -> str:
+    """A panel that reads "COUNT <v>" for each of ``values`` in turn, ``step`` seconds each,
+    after ``lead`` seconds blank: value k is on screen from lead + k * step."""
+    cards = [render_sign(f"{word} {v}", (640, 360)) for v in values]
+    blank = render_sign("", (640, 360))
+    duration = lead + step * len(values) + 1.0
+
+    def draw(i, t, w, h):
+        k = int((t - lead) // step)
+        return (cards[k] if t >= lead and k < len(cards) else blank).copy()
+
+    return make_clip(path, nframes=int(duration * 10), fps=10, size=(640, 360), draw=draw, draw_index=False)
+
+
 def disc_picture(colour, direction: str, travel=DISC_TRAVEL, background=(235, 235, 235)):
     def draw(i, t, w, h):
         image = np.empty((h, w, 3), np.uint8)

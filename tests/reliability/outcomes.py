@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-FAILURES = ("traceback", "hang", "multi-line")
+FAILURES = ("traceback", "hang", "multi-line", "lost")  # lost: an eval run that dropped a sample
 PEAK_MARK = "vidllm-peak-kb:"
 # ``python -m vidllm`` that reports its memory high-water mark on stderr when it exits
 PEAK_REPORTING_VIDLLM = f"""

@@ -156,6 +156,8 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
             # card whose word a neighbouring topic outranks in relevance)
             anywhere = option_support(options, lines, top=len(lines))
             stated = [letter for letter, share in anywhere.items() if share == 1.0]
+        if len(stated) > 1:  # several stated: the one the far most relevant line states
+            stated = clearly_most_relevant(stated, options, lines)
         closest = closest_option(options, lines) if lines and not stated else None
         if len(stated) == 1 and stated[0] != answer:
             answer, source = stated[0], "evidence"
@@ -238,6 +240,23 @@ _TIME_UNIT = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds?|min|minutes?)
 
 
 SIMILARITY_MARGIN = 0.15  # sentence similarity by which one option must beat every other
+
+
+def clearly_most_relevant(stated: list[str], options: list[tuple[str, str]], lines: list[dict],
+                          margin: float = SIMILARITY_MARGIN) -> list[str]:
+    """Of the ``stated`` options, the one whose most relevant stating line is more relevant
+    than any line stating another by ``margin`` ("camera pans right" over "camera tilts up"
+    for "Which way does the camera pan?"), as a one-item list; else ``stated`` unchanged."""
+    best = {}
+    for letter, text in options:
+        if letter in stated:
+            support = [line.get("relevance", 0.0) for line in lines
+                       if option_support([(letter, text)], [line], top=1)[letter] == 1.0]
+            best[letter] = max(support, default=float("-inf"))
+    ranked = sorted(best, key=lambda letter: -best[letter])
+    if len(ranked) > 1 and best[ranked[0]] - best[ranked[1]] >= margin:
+        return ranked[:1]
+    return stated
 
 
 def closest_option(options: list[tuple[str, str]], lines: list[dict], top: int = 3,

@@ -9,6 +9,10 @@ Frames are streamed into an entry as they are decoded (``FrameWriter``: each fra
 its row, nothing held) and read back memory-mapped copy-on-write, so memory does not grow with
 the number of frames and no caller can change the cache. The frames kept on disk are capped (``$VIDLLM_CACHE_MAX_BYTES``, default 20 GB):
 the least recently used entries are evicted first.
+
+Every file is written under a temporary name (``.tmp-<pid>@<host>-...``) and renamed into place,
+so a reader never sees half a file; a writer killed mid-write leaves its temporary file behind,
+and eviction and ``clear`` sweep those whose process is gone (``sweep_temp_files``).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import re
+import socket
 import tempfile
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,7 +36,67 @@ from vidllm.video.probe import StreamIndex
 
 MAX_BYTES = int(float(os.environ.get("VIDLLM_CACHE_MAX_BYTES", 20e9)))
 FORMAT_VERSION = 5  # bump when decoding or resizing changes what is stored (5: edit lists, untimed frames)
-INDEX_VERSION = 2  # bump when scanning changes what an index holds (2: untimed, hidden, header_frames)
+INDEX_VERSION = 3  # bump when scanning changes what an index holds (2: untimed, hidden, header_frames; 3: cut MPEG-TS)
+# A temporary file whose writer cannot be told (an older vidllm's name, another host sharing the
+# folder) is a leftover once nothing has written to it for this long: a live writer writes each
+# frame as it is decoded, and every decode gives up long before (``VIDLLM_DECODE_TIMEOUT``).
+STALE_TEMP_SECONDS = 3600
+TEMP_NAME = re.compile(r"\.tmp-(?P<pid>\d+)@(?P<host>[^/]*?)-[^-]*$")
+
+
+def _temp_file(folder: Path, suffix: str = "") -> tuple[int, str]:
+    """``mkstemp`` in ``folder``, named after this process so a sweep can tell if it is alive."""
+    return tempfile.mkstemp(dir=folder, prefix=f".tmp-{os.getpid()}@{socket.gethostname()}-", suffix=suffix)
+
+
+def _writer_alive(name: str) -> bool | None:
+    """Whether the process that named this temporary file still runs; None when it cannot be
+    told (no pid in the name, or a process of another host)."""
+    match = TEMP_NAME.match(name)
+    if match is None or match["host"] != socket.gethostname():
+        return None
+    try:
+        os.kill(int(match["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    except (OverflowError, ValueError):  # no pid this system can hold
+        return False
+    return True
+
+
+def is_leftover(path: Path, now: float | None = None) -> bool:
+    """A temporary file no live writer will finish: its process is gone or, when that cannot be
+    told, nothing has written to it for ``STALE_TEMP_SECONDS``."""
+    alive = _writer_alive(path.name)
+    if alive is not None:
+        return not alive
+    try:
+        age = (time.time() if now is None else now) - path.stat().st_mtime
+    except FileNotFoundError:  # finished or swept by another process meanwhile
+        return False
+    return age > STALE_TEMP_SECONDS
+
+
+def sweep_temp_files(*folders: Path) -> int:
+    """Delete the leftover temporary files in ``folders``; returns the bytes freed."""
+    freed = 0
+    for folder in folders:
+        for path in folder.glob(".tmp-*") if folder.is_dir() else ():
+            if is_leftover(path):
+                freed += _unlink(path)
+    return freed
+
+
+def _unlink(path: Path) -> int:
+    """Delete ``path``; its size, or 0 when another process deleted it first."""
+    try:
+        size = path.stat().st_size
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return size
 
 
 def content_hash(path: str | os.PathLike) -> str:
@@ -72,7 +138,7 @@ class FrameWriter:
         self.path, self.shape = path, tuple(shape)
         self.frame_bytes = int(np.prod(shape[1:]))
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+        fd, self.tmp = _temp_file(path.parent, ".npy")
         with os.fdopen(fd, "wb") as f:
             np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": self.shape})
             self.offset = f.tell()
@@ -113,7 +179,7 @@ class FrameWriter:
     def _compact(self, keep: np.ndarray) -> None:
         rows = np.flatnonzero(keep)
         shape = (len(rows), *self.shape[1:])
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".npy")
+        fd, tmp = _temp_file(self.path.parent, ".npy")
         with os.fdopen(fd, "wb") as out, open(self.tmp, "rb") as src:
             np.lib.format.write_array_header_1_0(out, {"descr": "|u1", "fortran_order": False, "shape": shape})
             for row in rows:
@@ -193,9 +259,11 @@ class FrameCache:
     def evict(self) -> int:
         """Delete the least recently used entries until the frames fit ``max_bytes``; an entry
         larger than the whole limit goes too (a caller that mapped it keeps its frames: the
-        mapping outlives the file). Returns the bytes freed."""
+        mapping outlives the file). Temporary files left by killed writers go first. Returns the
+        bytes freed."""
         if not self.frames_dir.exists():
             return 0
+        freed = sweep_temp_files(self.frames_dir, self.index_dir)
         entries = []
         for meta in self.frames_dir.glob("*.json"):
             data = meta.with_suffix(".npy")
@@ -203,7 +271,7 @@ class FrameCache:
                 entries.append((meta.stat().st_mtime_ns, data.stat().st_size, meta, data))
             except FileNotFoundError:  # torn, or evicted by another process meanwhile
                 continue
-        total, freed = sum(e[1] for e in entries), 0
+        total = sum(e[1] for e in entries)
         for _, size, meta, data in sorted(entries, key=lambda e: e[0]):
             if total <= self.max_bytes:
                 break
@@ -263,17 +331,25 @@ class FrameCache:
         )
 
     def clear(self) -> int:
-        """Remove every cached frame and index; returns the bytes freed."""
+        """Remove every cached frame and index, and the temporary files of writers that are
+        gone; returns the bytes freed. A live writer's temporary file is left to it (it becomes
+        an entry when that writer finishes)."""
         freed = 0
         for folder in (self.frames_dir, self.index_dir):
-            if folder.exists():
-                freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-                shutil.rmtree(folder)
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                if path.is_file() and (not path.name.startswith(".tmp-") or is_leftover(path)):
+                    freed += _unlink(path)
+            try:
+                folder.rmdir()
+            except OSError:  # a live writer's file is still in it
+                pass
         return freed
 
 
 def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    fd, tmp = _temp_file(path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

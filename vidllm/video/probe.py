@@ -31,6 +31,10 @@ MAX_DECODE_PIXELS = int(os.environ.get("VIDLLM_MAX_DECODE_PIXELS", 16384 * 16384
 DEFAULT_TIMEOUT = float(os.environ.get("VIDLLM_DECODE_TIMEOUT", 600))
 # FFmpeg demuxers that turn any file into "video" without it being one (text rendered as ANSI art).
 NOT_VIDEO_FORMATS = {"tty"}
+# Transport stream packet sizes FFmpeg's mpegts demuxer reads, with the bytes before each sync
+# byte (0x47): plain MPEG-TS, M2TS (Blu-ray, AVCHD: a 4-byte timestamp first), and DVB with
+# 16 bytes of Reed-Solomon parity after the packet.
+TS_PACKETS = ((188, 0), (192, 4), (204, 0))
 
 
 class Deadline:
@@ -179,6 +183,22 @@ class StreamIndex:
         return out
 
 
+def ts_cut_mid_packet(path) -> bool:
+    """Whether an MPEG-TS (or M2TS) file stops inside a transport packet: packets have a fixed
+    size, so a whole file is a whole number of them from the first sync byte the demuxer locks
+    on to. A cut that falls exactly on a packet boundary is not seen here (see ``scan_index``)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(204 * 6)
+    for packet, lead in TS_PACKETS:
+        for sync in range(lead, lead + packet):
+            syncs = range(sync, len(head), packet)
+            # four sync bytes in a row (or every one a short file has) mark the packet size
+            if len(syncs) >= 2 and all(head[i] == 0x47 for i in syncs[:4]):
+                return (size - (sync - lead)) % packet != 0
+    return False
+
+
 def scan_index(path, timeout: float | None = None) -> StreamIndex:
     """Demux the first video stream once and index its packets."""
     deadline = Deadline(path, timeout)
@@ -186,6 +206,7 @@ def scan_index(path, timeout: float | None = None) -> StreamIndex:
         stream = video_stream(container, path)
         pts_list, gops, positions, key_pts, key_dts = [], [], [], [], []
         bad, hidden, truncated, gop, pos, end = 0, 0, False, -1, 0, None
+        corrupt_tail = [False, False]  # the demuxer's corrupt flag on the last two packets
         untimed_steps = []  # packet durations of leading frames without timestamps
         untimed_keys = []  # (position in key_pts, position among the untimed frames)
         try:
@@ -193,6 +214,7 @@ def scan_index(path, timeout: float | None = None) -> StreamIndex:
                 deadline.check()
                 if packet.size == 0:
                     continue
+                corrupt_tail = [corrupt_tail[1], packet.is_corrupt]
                 ts = packet.pts if packet.pts is not None else packet.dts
                 if ts is None and pts_list:  # a lost timestamp mid-stream: unusable
                     bad += 1
@@ -246,6 +268,12 @@ def scan_index(path, timeout: float | None = None) -> StreamIndex:
         if "mp4" in container.format.name and header_frames > len(pts) + hidden + bad:
             # an MP4 whose index (moov) lists more samples than the file holds: cut short
             truncated = True
+        if container.format.name == "mpegts" and not is_url(path):
+            # cut inside a packet; or on a packet boundary inside a video PES that declared its
+            # length, which the demuxer flags corrupt at the end (the parser hands that frame
+            # on one packet late, hence the last two). A boundary cut inside a PES of no stated
+            # length (FFmpeg's default for video) leaves a file that reads as whole.
+            truncated = truncated or any(corrupt_tail) or ts_cut_mid_packet(path)
         return StreamIndex(
             pts=pts[order],
             gop=np.asarray(gops, dtype=np.int64)[order],

@@ -133,10 +133,10 @@ def _decode(path, spec, index: StreamIndex, info: VideoInfo, out_size, video_has
     need_bytes = len(plan) * out_size[0] * out_size[1] * 3
     room = _room(store) if store else MAX_BATCH_BYTES
     if need_bytes > room:
-        where = f"the {room / 1e9:.1f} GB free for the frame cache" if store else "memory (cache off)"
+        held = "free for the frame cache" if store else "allowed in memory (cache off)"
         raise SpecError(
-            f"{path}: {len(plan)} frames of {out_size[0]}x{out_size[1]} need {need_bytes / 1e9:.1f} GB, "
-            f"more than {where}; ask for fewer frames or a smaller --max-pixels"
+            f"{path}: {len(plan)} frames of {out_size[0]}x{out_size[1]} need {format_bytes(need_bytes)}, "
+            f"more than the {format_bytes(room)} {held}; ask for fewer frames or a smaller --max-pixels"
         )
     shape = (len(plan), out_size[1], out_size[0], 3)
     writer = store.writer(key, shape) if store else MemoryWriter(shape)
@@ -173,6 +173,20 @@ def _decode(path, spec, index: StreamIndex, info: VideoInfo, out_size, video_has
         warnings=tuple(warnings),
         decoded_frames=result.decoded_frames,
     )
+
+
+def format_bytes(count: float) -> str:
+    """A size in the largest decimal unit that keeps it at 1 or more (never "0.0 GB").
+
+    >>> format_bytes(512), format_bytes(73_728), format_bytes(999_960), format_bytes(6 * 1024**3)
+    ('512 B', '73.7 KB', '1.0 MB', '6.4 GB')
+    """
+    if count < 1000:
+        return f"{count:.0f} B"
+    for unit in ("KB", "MB", "GB", "TB"):
+        count /= 1000
+        if round(count, 1) < 1000 or unit == "TB":
+            return f"{count:.1f} {unit}"
 
 
 def _room(store: FrameCache) -> int:

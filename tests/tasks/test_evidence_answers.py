@@ -1,0 +1,91 @@
+"""The embedded default answers open questions from the lines it read, citing their times, and
+says so when nothing it read answers them; a warm question loads only what answering needs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from media import counter_clip, moving_disc_clip, sign_clip
+
+from vidllm.models.pool import ModelPool
+from vidllm.tasks.ask import ask
+
+VALUES = [8, 14, 3, 10, 6]  # on screen from 1.0 s, 1.5 s each, as "SCORE <v>"
+STEP, LEAD = 1.5, 1.0
+
+
+def shown_at(k: int) -> float:
+    return LEAD + k * STEP
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ModelPool() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory):
+    return counter_clip(tmp_path_factory.mktemp("scores") / "scores.mp4", VALUES, step=STEP, lead=LEAD, word="SCORE")
+
+
+@pytest.mark.parametrize(("question", "k", "rule"), [
+    ("Which score is the biggest?", VALUES.index(max(VALUES)), "highest"),
+    ("What is the smallest score shown?", VALUES.index(min(VALUES)), "lowest"),
+    ("What score is displayed at the start?", 0, "first"),
+    ("Which score appears last?", len(VALUES) - 1, "last"),
+])
+def test_extremes_are_read_off_the_lines_with_their_times(scores, pool, question, k, rule):
+    answer = ask(scores, question, pool=pool)
+    assert f"SCORE {VALUES[k]}" in answer.answer
+    assert answer.manifest["reading"]["rule"] == rule and answer.manifest["reading"]["answered"]
+    [cited] = answer.evidence
+    assert abs(cited.start - shown_at(k)) <= 0.5
+    assert answer.usage["generated_tokens"] == 0  # nothing written by the reasoner
+
+
+def test_multiple_choice_extreme_is_the_option_the_line_states(scores, pool):
+    answer = ask(scores, "Which is the highest score on the panel?", options=["3", "8", "14", "15"], pool=pool)
+    assert answer.answer == "C" and answer.choice_source == "evidence"
+    assert set(answer.option_scores) == {"A", "B", "C", "D"}  # every option was still scored
+
+
+def test_a_question_nothing_answers_says_so(tmp_path, pool):
+    clip = moving_disc_clip(tmp_path / "disc.mp4", colour=(30, 160, 40), direction="up")
+    for question in ("What is the name of the cat?", "Which country hosts the summit?"):
+        answer = ask(clip, question, pool=pool)
+        assert answer.answer.startswith("The video does not say"), answer.answer
+        assert answer.manifest["reading"]["rule"] == "not in evidence"
+
+
+def test_the_kind_a_question_names_is_answered_however_loosely_it_matches(tmp_path, pool):
+    clip = sign_clip(tmp_path / "sign.mp4", text="BAY 316", shown=(2.0, 4.0))
+    answer = ask(clip, "What is written on the board?", pool=pool)
+    assert "BAY 316" in answer.answer and answer.evidence[0].start == pytest.approx(2.0, abs=0.5)
+
+
+def test_a_warm_open_question_loads_neither_torch_nor_the_reasoner(scores, pool):
+    ask(scores, "Which score appears last?", pool=pool)  # the timeline is stored
+    script = textwrap.dedent(f"""
+        import json, sys
+        from vidllm.tasks.ask import ask
+        answer = ask({scores!r}, "What is the largest score?")
+        heavy = sorted({{n.split(".")[0] for n in sys.modules}} & {{"torch", "transformers", "llama_cpp", "cv2"}})
+        print(json.dumps({{"answer": answer.answer, "heavy": heavy}}))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert f"SCORE {max(VALUES)}" in result["answer"] and result["heavy"] == []
+
+
+def test_help_imports_nothing_heavy():
+    script = "import sys; from vidllm.cli import main\ntry:\n main(['--help'])\nexcept SystemExit: pass\n" \
+             "print(sorted({n.split('.')[0] for n in sys.modules} & {'numpy', 'pydantic', 'av', 'PIL'}))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
