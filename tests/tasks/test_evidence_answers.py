@@ -48,6 +48,20 @@ def test_extremes_are_read_off_the_lines_with_their_times(scores, pool, question
     assert answer.usage["generated_tokens"] == 0  # nothing written by the reasoner
 
 
+def test_neighbours_counts_and_durations_are_read_off_the_lines(scores, pool):
+    after = ask(scores, "Which score follows 3?", pool=pool)
+    assert after.answer.startswith(f'on-screen text: "SCORE {VALUES[3]}"') and after.manifest["reading"]["rule"] == "after"
+    assert abs(after.evidence[0].start - shown_at(3)) <= 0.5
+    before = ask(scores, "What score is shown before 3?", options=["14", "10", "6", "3"], pool=pool)
+    assert before.answer == "A" and before.choice_source == "evidence"
+    many = ask(scores, "How many different scores appear?", pool=pool)
+    assert many.answer.startswith(f"{len(VALUES)} different") and many.manifest["reading"]["rule"] == "how many"
+    picked = ask(scores, "How many scores are displayed?", options=["4", "5", "6", "7"], pool=pool)
+    assert picked.answer == "B" and picked.choice_source == "evidence"
+    long = ask(scores, "How long is the score 14 on the panel?", pool=pool)
+    assert long.answer.startswith(f"{STEP:.1f} s") and "SCORE 14" in long.answer
+
+
 def test_multiple_choice_extreme_is_the_option_the_line_states(scores, pool):
     answer = ask(scores, "Which is the highest score on the panel?", options=["3", "8", "14", "15"], pool=pool)
     assert answer.answer == "C" and answer.choice_source == "evidence"

@@ -186,7 +186,7 @@ class TimelineBackend(Backend):
         t = time.perf_counter()
         # the rules that read answers off the lines (an extreme, a moment) also tell multiple
         # choice which line states the answer
-        reading = read_answer(question, selected)
+        reading = read_answer(question, selected, duration=timeline.duration, every=timeline.lines(for_model=True))
         option_scores = None
         if options and hasattr(self.llm, "score_continuations"):
             # every option scored by the reasoner's likelihood, not one sampled letter trusted

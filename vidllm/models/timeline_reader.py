@@ -18,6 +18,10 @@ Every number and time in a reading comes from a line, so nothing is invented.
 'on-screen text: "3" (00:01.0-00:02.5), the first shown'
 >>> read_answer("Who wins the election?", lines).rule
 'not in evidence'
+>>> read_answer("Which number comes after 9?", lines).answer
+'on-screen text: "5" (00:04.0-00:05.5), after on-screen text: "9" (00:02.5-00:04.0)'
+>>> read_answer("How many numbers are shown?", lines).answer.split(":")[0]
+'3 different'
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vidllm.perceive.timeline import NUMBER_WORDS, Line, clock
+from vidllm.perceive.timeline import NUMBER_WORDS, Line, clock, states_a_term
 
 # below this sentence similarity (all-MiniLM-L6-v2) no line is about the question: questions
 # with an answer on screen or in speech score 0.5-0.9 against it, unrelated ones 0.1-0.3
@@ -37,16 +41,25 @@ WHEN_QUESTION = re.compile(
     r"^\s*(?:when\b|at what (?:time|moment|point)\b|what time\b|at which (?:time|moment)\b)", re.I)
 # which extreme a question asks for; the first pattern that matches wins
 _EXTREMES = (
-    ("highest", re.compile(r"\b(?:highest|largest|biggest|greatest|maximum)\b", re.I)),
-    ("lowest", re.compile(r"\b(?:lowest|smallest|minimum|fewest)\b", re.I)),
-    ("first", re.compile(r"\b(?:first|earliest|initially|at the (?:start|beginning))\b", re.I)),
-    ("last", re.compile(r"\b(?:last|final|finally|latest|at the end)\b", re.I)),
+    ("highest", re.compile(r"\b(?:highest|largest|biggest|greatest|maximum|max|peak)\b", re.I)),
+    ("lowest", re.compile(r"\b(?:lowest|smallest|minimum|min|fewest)\b", re.I)),
+    ("first", re.compile(r"\b(?:first|earliest|initial|initially|opening|at the (?:start|beginning)"
+                         r"|(?:starts?|begins?) (?:at|with|on|from))\b", re.I)),
+    ("last", re.compile(r"\b(?:last|final|finally|latest|closing|at the end|in the end|ends? (?:at|with|on|up))\b",
+                        re.I)),
 )
+# "what comes after X" / "what is shown before X": the neighbour in time of the line stating X
+_SEQUENCE = re.compile(r"\b(?P<side>after|before|following|follows|preceding|precedes)\s+(?:the\s+)?(?P<anchor>[^?.!]+)",
+                       re.I)
+_HOW_LONG = re.compile(r"^\s*(?:for\s+)?how long\b", re.I)
+_WHOLE_VIDEO = re.compile(r"\b(?:video|clip|footage|recording|film)\b", re.I)
+_HOW_MANY = re.compile(r"^\s*how many\b", re.I)
 # what an extreme is taken over: the kind of line the question names
 _KIND_WORDS = (
-    ("number", re.compile(r"\b(?:numbers?|counter|count|value|score|digits?|figure)\b", re.I)),
-    ("speech", re.compile(r"\b(?:say|says|said|speaker|spoken|speak|speaks|words? heard|talk)\b", re.I)),
-    ("ocr", re.compile(r"\b(?:text|written|sign|screen|caption|title|label|reads?)\b", re.I)),
+    ("number", re.compile(r"\b(?:numbers?|counters?|counts?|values?|scores?|digits?|figures?|totals?)\b", re.I)),
+    ("speech", re.compile(r"\b(?:say|says|said|speaker|spoken|speak|speaks|words? heard|talk|talks|mentioned)\b",
+                          re.I)),
+    ("ocr", re.compile(r"\b(?:texts?|written|signs?|screen|captions?|titles?|labels?|reads?|panel|board)\b", re.I)),
 )
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|[a-z]+", re.I)
 
@@ -56,7 +69,9 @@ class Reading:
     """An answer read off the lines, the rule that read it, and the lines it cites."""
 
     answer: str
-    rule: str  # "when", "highest", "lowest", "first", "last", "most relevant", "not in evidence"
+    # "when", "how long", "how many", "highest", "lowest", "first", "last", "after", "before",
+    # "most relevant", "not in evidence"
+    rule: str
     lines: tuple[tuple[Line, float], ...]
 
     def to_dict(self) -> dict:
@@ -98,26 +113,47 @@ def of_kind(pairs: list[tuple[Line, float]], kind: str | None) -> list[tuple[Lin
     return [(line, score) for line, score in pairs if line.kind == kind]
 
 
-def read_answer(question: str, selected: list[tuple[Line, float]], min_relevance: float = MIN_RELEVANCE) -> Reading:
+def read_answer(question: str, selected: list[tuple[Line, float]], min_relevance: float = MIN_RELEVANCE,
+                duration: float | None = None, every: list[Line] | None = None) -> Reading:
     """The answer to ``question`` the ``selected`` lines (each with its relevance) give.
 
     A question that names a kind of line ("what is written", "what does the speaker say",
     "which number") is answered from the lines of that kind when there are any, however
     loosely sentence similarity ties them to its words (a sign reading "EXIT 42" scores only
     0.28 against "What number is written on the sign?"); any other question needs a line at
-    least ``min_relevance`` similar to it."""
+    least ``min_relevance`` similar to it. ``duration`` (the video's length) answers "how long
+    is the video". ``every`` is all the timeline's lines, of which ``selected`` are those shown
+    under the token budget: counts, extremes and neighbours are taken over all of them."""
     if not selected:
         return Reading("The video does not say: the tools found nothing in it.", "not in evidence", ())
     ranked = sorted(selected, key=lambda pair: -pair[1])
     if WHEN_QUESTION.search(question):
         return Reading(f"At {clock(ranked[0][0].start)}: {ranked[0][0].statement()}", "when", (ranked[0],))
-    extreme = extreme_asked(question)
-    if extreme is not None:
-        reading = _read_extreme(question, extreme, ranked)
+    kind = kind_asked(question)
+    shown = {line for line, _ in ranked}
+    everything = ranked + [(line, 0.0) for line in every or () if line not in shown]
+    named = of_kind(everything, kind)
+    if _HOW_LONG.search(question):
+        if duration is not None and _WHOLE_VIDEO.search(question) and not named:
+            return Reading(f"The video is {clock(duration)} long.", "how long", ())
+        line, score = (named or ranked)[0]
+        return Reading(f"{line.end - line.start:.1f} s: {line.statement()} ({span(line)})", "how long",
+                       ((line, score),))
+    if _HOW_MANY.search(question) and named:
+        distinct = list({line.statement(): (line, score) for line, score in sorted(named, key=lambda p: p[0].start)}.values())
+        listed = "; ".join(f"{line.statement()} ({span(line)})" for line, _ in distinct)
+        return Reading(f"{len(distinct)} different: {listed}", "how many", tuple(distinct))
+    sequence = _SEQUENCE.search(question)
+    if sequence is not None:
+        reading = _read_neighbour(sequence["side"].lower(), sequence["anchor"], named or everything)
         if reading is not None:
             return reading
-    named = of_kind(ranked, kind_asked(question))
-    pool = named or ranked
+    extreme = extreme_asked(question)
+    if extreme is not None:
+        reading = _read_extreme(question, extreme, everything)
+        if reading is not None:
+            return reading
+    pool = sorted(named, key=lambda pair: -pair[1]) or ranked
     top, relevance = pool[0]
     if not named and relevance < min_relevance:
         return Reading(f"The video does not say; the closest evidence is {top.statement()} ({span(top)}).",
@@ -154,3 +190,21 @@ def _read_extreme(question: str, extreme: str, ranked: list[tuple[Line, float]])
             words = words.replace("shown", "said")
     line = pick[0]
     return Reading(f"{line.statement()} ({span(line)}), {words}", extreme, (pick,))
+
+
+def _read_neighbour(side: str, anchor: str, pool: list[tuple[Line, float]]) -> Reading | None:
+    """The line just after (or before) the first line that states ``anchor``, among ``pool``."""
+    stating = sorted((pair for pair in pool if states_a_term(pair[0].text, [anchor])), key=lambda p: p[0].start)
+    if not stating:
+        return None
+    mark = stating[0][0]
+    later = side in ("after", "following", "follows")
+    others = [pair for pair in pool if pair[0].statement() != mark.statement()
+              and (pair[0].start > mark.start if later else pair[0].start < mark.start)]
+    if not others:
+        return None
+    pick = (min if later else max)(others, key=lambda p: p[0].start)
+    line = pick[0]
+    where = "after" if later else "before"
+    return Reading(f"{line.statement()} ({span(line)}), {where} {mark.statement()} ({span(mark)})",
+                   where, (pick, stating[0]))

@@ -32,7 +32,7 @@ from vidllm.errors import OptionError
 from vidllm.models.pool import ModelPool
 from vidllm.models.registry import check_sampling
 from vidllm.models.request import Request, Response
-from vidllm.models.timeline_reader import WHEN_QUESTION
+from vidllm.models.timeline_reader import WHEN_QUESTION, number_in
 from vidllm.perceive.timeline import NUMBER_WORDS, clock, words
 from vidllm.tasks.answer import Answer, Evidence
 from vidllm.tasks.frame_selection import STRATEGIES, select_frames
@@ -146,9 +146,14 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
         support = option_support(options, lines or [])
         stated = [letter for letter, share in support.items() if share == 1.0]
         if reading.get("rule") in EXTREME_RULES and reading["lines"]:
-            # "the highest number" or "the first thing said": the line that holds the extreme
-            # states the answer, whichever lines are the most similar to the question
-            support = option_support(options, reading["lines"], top=len(reading["lines"]))
+            # "the highest number", "the first thing said", "what comes after X": the line the
+            # rule picked (the first it cites) states the answer, whichever lines are the most
+            # similar to the question
+            support = option_support(options, reading["lines"][:1], top=1)
+            stated = [letter for letter, share in support.items() if share == 1.0]
+        elif reading.get("rule") == "how many":  # the count of distinct lines is the answer
+            count = len(reading["lines"])
+            support = {letter: float(number_in(text) == count) for letter, text in options}
             stated = [letter for letter, share in support.items() if share == 1.0]
         if not stated and lines:
             # none stated by the most relevant lines: an option that some line read states, when
@@ -234,7 +239,8 @@ def option_support(options: list[tuple[str, str]], lines: list[dict], top: int =
     return support
 
 
-EXTREME_RULES = ("highest", "lowest", "first", "last")
+# the readings that pick one line by a rule (not by similarity): the option it states is the answer
+EXTREME_RULES = ("highest", "lowest", "first", "last", "after", "before")
 # an option naming a moment: a unit of time or a clock ("3 seconds", "2 s", "1 minute", "0:42")
 _TIME_UNIT = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds?|min|minutes?)\b|\b\d+:\d{2}\b", re.I)
 
