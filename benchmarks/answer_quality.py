@@ -38,7 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import media  # noqa: E402  (the tests' generators of clips with known ground truth)
 import numpy as np  # noqa: E402
 
-
 # -- clips -----------------------------------------------------------------------------------------
 
 COLOURS = {"red": (220, 20, 20), "blue": (30, 40, 210), "green": (30, 160, 40), "yellow": (235, 205, 20),

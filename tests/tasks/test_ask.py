@@ -146,6 +146,18 @@ def test_the_option_the_evidence_states_wins(tmp_path, colour, rgb, direction, o
     assert any(f"moves {direction}" in e.text for e in answer.evidence)
 
 
+@pytest.mark.parametrize("rgb, options, truth", [
+    ((240, 130, 20), ["A. purple", "B. orange", "C. green", "D. blue"], "B"),
+    ((140, 40, 200), ["A. red", "B. yellow", "C. purple", "D. orange"], "C"),
+])
+def test_the_colour_the_evidence_states_wins(tmp_path, rgb, options, truth):
+    clip = moving_disc_clip(tmp_path / f"disc-{truth}.mp4", colour=rgb, direction="left")
+    answer = ask(clip, "Which colour is the disc that crosses the frame?", options=options,
+                 model_options={"progress": False})
+    assert answer.answer == truth, (answer.reply, answer.option_support, answer.option_scores)
+    assert answer.option_support[truth] == 1.0 and sorted(answer.option_scores) == ["A", "B", "C", "D"]
+
+
 def test_a_number_among_options_is_read_from_the_screen(sign):
     answer = ask(sign, "What number is written on the sign? A. 24 B. 12 C. 42 D. 4",
                  model_options={"progress": False})
