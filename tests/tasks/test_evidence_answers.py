@@ -62,6 +62,23 @@ def test_neighbours_counts_and_durations_are_read_off_the_lines(scores, pool):
     assert long.answer.startswith(f"{STEP:.1f} s") and "SCORE 14" in long.answer
 
 
+def test_an_overview_is_the_main_lines_in_time_order(scores, pool):
+    answer = ask(scores, "Give me a summary of this clip.", pool=pool)
+    assert answer.manifest["reading"]["rule"] == "overview"
+    assert "SCORE" in answer.answer and len(answer.evidence) >= 2
+    starts = [e.start for e in answer.evidence]
+    assert starts == sorted(starts)
+
+
+def test_shots_are_counted_by_their_cuts(bikes, pool):
+    answer = ask(bikes, "How many different shots does the video have?", pool=pool)
+    assert answer.manifest["reading"]["rule"] == "how many"
+    count = int(answer.answer.split()[0])
+    # the real clip has cuts; each is cited at its time, and the first shot needs none
+    assert count >= 2 and count == len(answer.evidence) + 1
+    assert all(e.text == "shot: a new shot begins" and e.start > 0 for e in answer.evidence)
+
+
 def test_multiple_choice_extreme_is_the_option_the_line_states(scores, pool):
     answer = ask(scores, "Which is the highest score on the panel?", options=["3", "8", "14", "15"], pool=pool)
     assert answer.answer == "C" and answer.choice_source == "evidence"

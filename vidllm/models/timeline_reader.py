@@ -3,11 +3,16 @@ answers an open question without letting a 135M model put words in the video's m
 
 The lines come with their relevance to the question (``Timeline.select``). The reading is:
 - "when ...?": the start of the line most about it ("At 00:03.0: on-screen text: "EXIT 42"");
+- "how long ...": that line's duration (or the video's); "how many ...": the distinct lines of
+  the kind asked about (numbers, on-screen text, speech; shots by their cuts);
+- what comes after or before something: the neighbour in time of the line that states it;
 - the highest, lowest, first or last of something ("the highest number the counter reaches",
   "the first thing said"): that line among the lines of the kind asked about;
+- "describe" or "what happens": the main lines of each telling kind, in time order;
 - anything else: the most relevant line (and a second one as relevant), each with its times;
 - nothing relevant enough: "The video does not say", with the closest line for reference.
-Every number and time in a reading comes from a line, so nothing is invented.
+Every time in a reading is a line's, and every other number is a line's or a count or
+duration of the lines cited, so nothing is invented.
 
 >>> from vidllm.perceive.timeline import Line
 >>> lines = [(Line(1.0, 2.5, "ocr", '"3"'), 0.2), (Line(2.5, 4.0, "ocr", '"9"'), 0.2),
@@ -54,12 +59,19 @@ _SEQUENCE = re.compile(r"\b(?P<side>after|before|following|follows|preceding|pre
 _HOW_LONG = re.compile(r"^\s*(?:for\s+)?how long\b", re.I)
 _WHOLE_VIDEO = re.compile(r"\b(?:video|clip|footage|recording|film)\b", re.I)
 _HOW_MANY = re.compile(r"^\s*how many\b", re.I)
+# a request for an overview rather than a fact: answered by the main lines in time order
+_OVERVIEW = re.compile(r"\b(?:describe|summari[sz]e|summary|overview|what happens|what is happening|what's happening"
+                       r"|what goes on|what is (?:the|this) (?:video|clip) about|what is shown)\b", re.I)
+# the kinds an overview draws on, most telling first (colours and shot cuts say little alone)
+OVERVIEW_KINDS = ("speech", "ocr", "track", "tags", "motion")
+OVERVIEW_LINES = 5
 # what an extreme is taken over: the kind of line the question names
 _KIND_WORDS = (
     ("number", re.compile(r"\b(?:numbers?|counters?|counts?|values?|scores?|digits?|figures?|totals?)\b", re.I)),
     ("speech", re.compile(r"\b(?:say|says|said|speaker|spoken|speak|speaks|words? heard|talk|talks|mentioned)\b",
                           re.I)),
     ("ocr", re.compile(r"\b(?:texts?|written|signs?|screen|captions?|titles?|labels?|reads?|panel|board)\b", re.I)),
+    ("shot", re.compile(r"\b(?:shots?|cuts?|scenes?)\b", re.I)),
 )
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|[a-z]+", re.I)
 
@@ -69,8 +81,8 @@ class Reading:
     """An answer read off the lines, the rule that read it, and the lines it cites."""
 
     answer: str
-    # "when", "how long", "how many", "highest", "lowest", "first", "last", "after", "before",
-    # "most relevant", "not in evidence"
+    # "when", "how long", "how many", "overview", "highest", "lowest", "first", "last", "after",
+    # "before", "most relevant", "not in evidence"
     rule: str
     lines: tuple[tuple[Line, float], ...]
 
@@ -139,10 +151,18 @@ def read_answer(question: str, selected: list[tuple[Line, float]], min_relevance
         line, score = (named or ranked)[0]
         return Reading(f"{line.end - line.start:.1f} s: {line.statement()} ({span(line)})", "how long",
                        ((line, score),))
+    if _HOW_MANY.search(question) and kind == "shot":
+        # each cut is a line ("a new shot begins"); the first shot has none
+        cuts = sorted((pair for pair in everything if pair[0].kind == "shot"), key=lambda p: p[0].start)
+        listed = ", ".join(clock(line.start) for line, _ in cuts)
+        shots = f"{len(cuts) + 1} shot{'s' if cuts else ''}"
+        return Reading(shots + (f": cuts at {listed}" if cuts else ": no cut"), "how many", tuple(cuts))
     if _HOW_MANY.search(question) and named:
         distinct = list({line.statement(): (line, score) for line, score in sorted(named, key=lambda p: p[0].start)}.values())
         listed = "; ".join(f"{line.statement()} ({span(line)})" for line, _ in distinct)
         return Reading(f"{len(distinct)} different: {listed}", "how many", tuple(distinct))
+    if _OVERVIEW.search(question) and not named:
+        return _read_overview(everything)
     sequence = _SEQUENCE.search(question)
     if sequence is not None:
         reading = _read_neighbour(sequence["side"].lower(), sequence["anchor"], named or everything)
@@ -190,6 +210,28 @@ def _read_extreme(question: str, extreme: str, ranked: list[tuple[Line, float]])
             words = words.replace("shown", "said")
     line = pick[0]
     return Reading(f"{line.statement()} ({span(line)}), {words}", extreme, (pick,))
+
+
+def _read_overview(pairs: list[tuple[Line, float]]) -> Reading:
+    """The main lines in time order: the surest of each telling kind first (its tool's score,
+    then its length: "what happens" is about no line more than another), then the next, up to
+    ``OVERVIEW_LINES``, one statement once."""
+    picked: dict[str, tuple[Line, float]] = {}
+    by_kind = {kind: sorted((p for p in pairs if p[0].kind == kind), key=lambda p: (-p[0].score, p[0].start - p[0].end))
+               for kind in OVERVIEW_KINDS}
+    while len(picked) < OVERVIEW_LINES and any(by_kind.values()):
+        for kind in OVERVIEW_KINDS:
+            while by_kind[kind]:
+                pair = by_kind[kind].pop(0)
+                if pair[0].statement() not in picked:
+                    picked[pair[0].statement()] = pair
+                    break
+            if len(picked) == OVERVIEW_LINES:
+                break
+    if not picked:
+        return Reading("The video does not say: the tools found nothing in it to describe.", "not in evidence", ())
+    ordered = sorted(picked.values(), key=lambda p: (p[0].start, p[0].kind))
+    return Reading("; ".join(f"{line.statement()} ({span(line)})" for line, _ in ordered), "overview", tuple(ordered))
 
 
 def _read_neighbour(side: str, anchor: str, pool: list[tuple[Line, float]]) -> Reading | None:
