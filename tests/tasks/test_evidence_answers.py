@@ -120,3 +120,23 @@ def test_help_imports_nothing_heavy():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_live_stream_is_answered_from_its_lines_so_far(tmp_path):
+    from vidllm.tasks.stream import StreamSession
+    from vidllm.video.live import open_stream
+
+    clip = counter_clip(tmp_path / "live.mp4", [8, 14, 3, 10, 20], step=STEP, lead=LEAD, word="SCORE")
+    session = StreamSession(tools=("ocr",))
+    try:
+        for frames in open_stream(clip, fps=2):
+            session.feed(frames)
+            if session.now == 6.0:  # SCORE 10 on screen; SCORE 20 is still to come
+                best = session.ask("Which score is the best so far? Give the highest.")
+                latest = session.ask("What number is displayed right now?")
+                break
+    finally:
+        session.close()
+    assert "SCORE 14" in best.answer and best.decided_by == "model" and best.evidence_time == pytest.approx(2.5)
+    assert "SCORE 10" in latest.answer and latest.evidence_time == pytest.approx(5.5)
+    assert all(e["end"] <= 6.0 for e in best.evidence + latest.evidence)

@@ -106,10 +106,10 @@ class TimelineBackend(Backend):
             self._llm = load_model(self.options.llm, **self.llm_options)
         return self._llm
 
-    @property
-    def reads_answers(self) -> bool:
-        """Whether open questions are answered from the evidence lines, not written by the LLM."""
-        mode = self.options.answers
+    def reads_answers(self, mode: str | None = None) -> bool:
+        """Whether open questions are answered from the evidence lines, not written by the LLM,
+        under ``mode`` (default: the ``answers`` option)."""
+        mode = mode or self.options.answers
         return mode == "evidence" or mode == "auto" and self.options.llm == DEFAULT_LLM
 
     def close(self) -> None:
@@ -161,9 +161,11 @@ class TimelineBackend(Backend):
         output.manifest["time_range"] = list(time_range) if time_range else None
         return output
 
-    def answer_over(self, timeline: Timeline, text: str, gen: Generation) -> Output:
+    def answer_over(self, timeline: Timeline, text: str, gen: Generation, answers: str | None = None) -> Output:
         """Answer ``text`` (a question, options inside it or not) from ``timeline``: any
-        timeline, also one built by a caller (a stream's, or a haystack with a needle in it)."""
+        timeline, also one built by a caller (a stream's, or a haystack with a needle in it).
+        ``answers`` overrides the option of that name ("llm": the text model writes the reply)."""
+        reads = self.reads_answers(answers)
         question, options = split_options(text.replace(CHOICE_INSTRUCTION, "").strip())
         timings: dict[str, float] = {}
         t = time.perf_counter()
@@ -201,7 +203,7 @@ class TimelineBackend(Backend):
             option_scores = {letter: round(g - a, 4) for (letter, _), g, a in zip(options, given, alone)}
             letter, option = max(options, key=lambda pair: option_scores[pair[0]])
             text_out, usage, finish, llm_manifest = f"{letter}. {option}", (None, 0), "stop", {}
-        elif not options and self.reads_answers:
+        elif not options and reads:
             text_out, usage, finish, llm_manifest = reading.answer, (None, 0), "stop", {"used": False}
         else:
             [response] = self.llm.generate([Request(
@@ -221,7 +223,7 @@ class TimelineBackend(Backend):
                 "option_scores": option_scores,
                 # how the evidence answers the question by rule; the answer itself when open
                 # questions are read off the lines (``answers``)
-                "reading": {**reading.to_dict(), "answered": not options and self.reads_answers},
+                "reading": {**reading.to_dict(), "answered": not options and reads},
                 "retrieval": {"embedder": embedder.manifest(), "budget_tokens": self.options.budget_tokens},
                 "system_prompt": SYSTEM_PROMPT,
                 "prompt": prompt,

@@ -50,8 +50,9 @@ _EXTREMES = (
     ("lowest", re.compile(r"\b(?:lowest|smallest|minimum|min|fewest)\b", re.I)),
     ("first", re.compile(r"\b(?:first|earliest|initial|initially|opening|at the (?:start|beginning)"
                          r"|(?:starts?|begins?) (?:at|with|on|from))\b", re.I)),
-    ("last", re.compile(r"\b(?:last|final|finally|latest|closing|at the end|in the end|ends? (?:at|with|on|up))\b",
-                        re.I)),
+    # (a live stream's "now" is its latest line)
+    ("last", re.compile(r"\b(?:last|final|finally|latest|closing|at the end|in the end|ends? (?:at|with|on|up)"
+                        r"|now|currently|at the moment|at present)\b", re.I)),
 )
 # "what comes after X" / "what is shown before X": the neighbour in time of the line stating X
 _SEQUENCE = re.compile(r"\b(?P<side>after|before|following|follows|preceding|precedes)\s+(?:the\s+)?(?P<anchor>[^?.!]+)",

@@ -62,6 +62,8 @@ def prompt_text(o: Observation) -> str | None:
     classifier's "9%", a shot's "1 of 3"), so those are dropped here; ``describe`` keeps them.
     """
     if o.kind == "tags":
+        if "labels" not in o.payload:  # a caller's own tag line (a stream's): shown as it is
+            return o.text
         labels = o.payload.get("labels") or []
         scores = o.payload.get("scores") or []
         kept = [label for label, score in zip(labels, scores) if score >= MIN_TAG_SCORE]

@@ -401,7 +401,7 @@ class StreamSession:
         prompt = q.prompt or (q.text if q.mode == "ask" else
                               f"{q.text}\nHas this happened yet? Answer Yes or No first, then say briefly what you saw.")
         if getattr(backend, "scheme", "") == "timeline":
-            reply, used, lines = self._ask_timeline(backend, prompt, q.text, now)
+            reply, used, lines = self._ask_timeline(backend, prompt, q.text, now, write=q.mode == "watch")
             evidence = [{"start": line.start, "end": line.end, "text": line.render()} for line in lines]
             evidence_time = lines[-1].start if lines else None
         else:
@@ -431,32 +431,23 @@ class StreamSession:
             self._tools = {tool.name: tool for tool in make_tools(self._tool_names, options)} if self._tool_names else {}
         return self._tools
 
-    def _ask_timeline(self, backend, prompt: str, question: str, now: float):
-        """The embedded default over the session's own lines (as its ``timeline`` backend reads a video's)."""
-        from vidllm.models.request import Generation, Request, Text, Turn
-        from vidllm.models.timeline import SYSTEM_PROMPT
-        from vidllm.perceive.text_embed import default_embedder
-        from vidllm.perceive.timeline import estimate_tokens
+    def _ask_timeline(self, backend, prompt: str, question: str, now: float, write: bool = False):
+        """The embedded default over the session's own lines up to ``now``, answered as it answers
+        about a file (``TimelineBackend.answer_over``: the lines most relevant under its budget,
+        an open answer read off them, options scored); ``write``: the text model writes the reply
+        (a watch question's "Yes ..." or "No ...")."""
+        from vidllm.models.request import Generation
+        from vidllm.perceive.base import Observation
+        from vidllm.perceive.timeline import Timeline
 
-        lines = self.lines(now)
-        budget = backend.options.budget_tokens
-        if sum(estimate_tokens(line.render()) + 1 for line in lines) > budget:
-            vectors = default_embedder().embed([line.render() for line in lines])
-            relevance = vectors @ default_embedder().embed([question])[0]
-            chosen, spent = [], 0
-            for i in np.argsort(-relevance, kind="stable"):  # the most relevant lines that fit
-                cost = estimate_tokens(lines[i].render()) + 1
-                if spent + cost <= budget:
-                    chosen.append(int(i))
-                    spent += cost
-            lines = [lines[i] for i in sorted(chosen)]
-        description = "\n".join(line.render() for line in lines) or "(nothing seen yet)"
-        text = f"Live video description (now is {clock(max(now, 0.0))}):\n{description}\n\nQuestion: {prompt}"
-        [response] = backend.llm.generate([Request(
-            (Turn("system", (Text(SYSTEM_PROMPT),)), Turn("user", (Text(text),))),
-            Generation(max_new_tokens=min(self.max_new_tokens, backend.options.max_answer_tokens)))])
-        used = max((line.end for line in lines), default=None)
-        return response.text, used, lines
+        seen = [Observation(line.start, line.end, line.kind, line.text) for line in self.lines(now)]
+        output = backend.answer_over(Timeline("stream", max(now, 0.0), seen), prompt,
+                                     Generation(max_new_tokens=self.max_new_tokens), answers="llm" if write else None)
+        reading = output.manifest["reading"]
+        shown = reading["lines"] if reading["answered"] else output.manifest["lines"]
+        lines = sorted((Line(d["start"], d["end"], d["kind"], d["text"]) for d in shown), key=lambda line: line.start)
+        used = max((line["end"] for line in output.manifest["lines"]), default=None)
+        return output.text, used, lines
 
     def _ask_frames(self, backend, prompt: str, now: float, k: int = 8):
         """A frame-reading backend: memory frames spread over the stream, plus the latest ones."""
