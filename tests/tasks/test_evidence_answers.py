@@ -80,9 +80,17 @@ def test_shots_are_counted_by_their_cuts(bikes, pool):
 
 
 def test_multiple_choice_extreme_is_the_option_the_line_states(scores, pool):
-    answer = ask(scores, "Which is the highest score on the panel?", options=["3", "8", "14", "15"], pool=pool)
+    answer = ask(scores, "Which is the highest score on the panel?", options=["3", "8", "14", "15"], pool=pool,
+                 model_options={"score_options": "always"})
     assert answer.answer == "C" and answer.choice_source == "evidence"
     assert set(answer.option_scores) == {"A", "B", "C", "D"}  # every option was still scored
+
+
+def test_options_the_lines_do_not_settle_are_scored_by_the_reasoner(scores, pool):
+    answer = ask(scores, "In which year was this filmed?", options=["1987", "1999", "2008", "2016"], pool=pool)
+    assert answer.choice_source == "likelihood" and set(answer.option_scores) == {"A", "B", "C", "D"}
+    assert answer.answer == max(answer.option_scores, key=answer.option_scores.get)
+    assert all(share < 1.0 for share in answer.option_support.values())
 
 
 def test_a_question_nothing_answers_says_so(tmp_path, pool):

@@ -35,7 +35,7 @@ from vidllm.memory.summaries import (
 )
 from vidllm.models.base import Backend, BackendOptions, Output, PreparedRequest
 from vidllm.models.request import Generation, Request, Text, Turn
-from vidllm.models.timeline_reader import read_answer
+from vidllm.models.timeline_reader import choose_by_evidence, read_answer
 from vidllm.perceive.analyze import DEFAULT_TOOLS, analyze, make_tools
 from vidllm.perceive.text_embed import default_embedder
 from vidllm.perceive.timeline import Timeline, clock
@@ -70,6 +70,9 @@ class TimelineOptions(BackendOptions):
         "auto", description="Open questions: read the answer off the most relevant lines, with their times "
                             "(evidence), or let the text model write it (llm); auto: evidence with the built-in "
                             "135M model, llm with any other. Multiple choice always scores every option.")
+    score_options: Literal["needed", "always"] = Field(
+        "needed", description="Multiple choice: the reasoner scores the options when the lines do not settle the "
+                              "question (needed), or every time, for its scores in the answer (always).")
     summaries: bool = Field(False, description="Also show the video's chapter and whole-video summaries, written "
                                                "once by the text model from the timeline and stored (long videos).")
 
@@ -189,8 +192,13 @@ class TimelineBackend(Backend):
         # the rules that read answers off the lines (an extreme, a moment) also tell multiple
         # choice which line states the answer
         reading = read_answer(question, selected, duration=timeline.duration, every=timeline.lines(for_model=True))
-        option_scores = None
-        if options and hasattr(self.llm, "score_continuations"):
+        shown = [{"start": line.start, "end": line.end, "kind": line.kind, "text": line.text,
+                  "rendered": line.render(), "relevance": round(float(score), 4)} for line, score in selected]
+        option_scores, settled = None, None
+        if options:  # what the lines settle needs no reasoner (``score_options``)
+            settled, _, _ = choose_by_evidence(options, shown, reading.to_dict())
+        scoring = options and (settled is None or self.options.score_options == "always")
+        if scoring and hasattr(self.llm, "score_continuations"):
             # every option scored by the reasoner's likelihood, not one sampled letter trusted
             # calibrated: how much the description raised each option over the question alone, so
             # a small model's taste for a letter or a position cancels out (PMI scoring)
@@ -203,6 +211,8 @@ class TimelineBackend(Backend):
             option_scores = {letter: round(g - a, 4) for (letter, _), g, a in zip(options, given, alone)}
             letter, option = max(options, key=lambda pair: option_scores[pair[0]])
             text_out, usage, finish, llm_manifest = f"{letter}. {option}", (None, 0), "stop", {}
+        elif options and settled is not None:
+            text_out, usage, finish, llm_manifest = f"{settled}. {dict(options)[settled]}", (None, 0), "stop", {"used": False}
         elif not options and reads:
             text_out, usage, finish, llm_manifest = reading.answer, (None, 0), "stop", {"used": False}
         else:
@@ -219,7 +229,8 @@ class TimelineBackend(Backend):
             manifest={
                 "llm": {"uri": self.options.llm, "options": self.llm_options, **llm_manifest},
                 # letter -> mean log-probability per token of the option as the reply, given the
-                # description minus without it (None: the reply was generated)
+                # description minus without it (None: the reply was generated, or the lines
+                # settled the question and ``score_options`` is "needed")
                 "option_scores": option_scores,
                 # how the evidence answers the question by rule; the answer itself when open
                 # questions are read off the lines (``answers``)
@@ -227,9 +238,7 @@ class TimelineBackend(Backend):
                 "retrieval": {"embedder": embedder.manifest(), "budget_tokens": self.options.budget_tokens},
                 "system_prompt": SYSTEM_PROMPT,
                 "prompt": prompt,
-                "lines": [{"start": line.start, "end": line.end, "kind": line.kind, "text": line.text,
-                           "rendered": line.render(), "relevance": round(float(score), 4)}
-                          for line, score in selected],
+                "lines": shown,
                 "perception": timeline.manifest,
             },
             timings=timings,

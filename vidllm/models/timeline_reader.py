@@ -34,7 +34,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vidllm.perceive.timeline import NUMBER_WORDS, Line, clock, states_a_term
+import numpy as np
+
+from vidllm.perceive.timeline import NUMBER_WORDS, Line, clock, states_a_term, words
+from vidllm.timeparse import find_point
 
 # below this sentence similarity (all-MiniLM-L6-v2) no line is about the question: questions
 # with an answer on screen or in speech score 0.5-0.9 against it, unrelated ones 0.1-0.3
@@ -251,3 +254,123 @@ def _read_neighbour(side: str, anchor: str, pool: list[tuple[Line, float]]) -> R
     where = "after" if later else "before"
     return Reading(f"{line.statement()} ({span(line)}), {where} {mark.statement()} ({span(mark)})",
                    where, (pick, stating[0]))
+
+
+# -- multiple choice: which option the lines settle -------------------------------------------------
+# The lines here are dicts, as an answer's manifest lists them (start, end, kind, text, rendered,
+# relevance), so a caller can weigh any model's response the same way.
+
+
+def statement(line: dict) -> str:
+    """A line without its times ("objects: bicycle"): what similarity is computed on."""
+    return line.get("statement") or line["rendered"].split("] ", 1)[-1]
+
+
+def choose_by_evidence(options: list[tuple[str, str]], lines: list[dict],
+                       reading: dict | None = None) -> tuple[str | None, str | None, dict[str, float]]:
+    """The option the ``lines`` settle, how ("evidence" or "similarity"), and each option's
+    support; (None, None, support) when they settle none and a model's preference must decide.
+
+    In order: the option the line a rule picked states ("the highest number", "what comes
+    after X", a count: ``reading``); else the one option that the most relevant lines state (of
+    several, the one a far more relevant line states); else the one some shown line states when
+    no other option is stated anywhere (a needle's card that a neighbouring topic outranks);
+    else the option far closer in meaning to the most relevant lines than any other."""
+    reading = reading or {}
+    support = option_support(options, lines)
+    if reading.get("rule") in EXTREME_RULES and reading.get("lines"):
+        support = option_support(options, reading["lines"][:1], top=1)
+    elif reading.get("rule") == "how many":  # the count of distinct lines is the answer
+        count = len(reading["lines"])
+        support = {letter: float(number_in(text) == count) for letter, text in options}
+    stated = [letter for letter, share in support.items() if share == 1.0]
+    if not stated and lines:
+        anywhere = option_support(options, lines, top=len(lines))
+        stated = [letter for letter, share in anywhere.items() if share == 1.0]
+    if len(stated) > 1:
+        stated = clearly_most_relevant(stated, options, lines)
+    if len(stated) == 1:
+        return stated[0], "evidence", support
+    if not stated and lines:
+        closest = closest_option(options, lines)
+        if closest is not None:
+            return closest, "similarity", support
+    return None, None, support
+
+
+def option_support(options: list[tuple[str, str]], lines: list[dict], top: int = 3) -> dict[str, float]:
+    """How plainly the ``top`` lines most relevant to the question state each option: the
+    largest share of the option's words found in one line's statement (the text before any
+    parenthesis, where tools repeat details: "moves left (from the right to the left)" states
+    left, not right).
+
+    An option that names a moment ("at 3 seconds", "at 0:42") is stated by the most relevant
+    line when that line begins then (within half a second): "when does X appear" is answered by
+    the start of the line about X.
+
+    >>> lines = [{"text": "a blue object moves down (from the top to the bottom)", "relevance": 0.6},
+    ...          {"text": "mostly white", "relevance": 0.1}]
+    >>> option_support([("A", "left"), ("B", "up"), ("C", "down"), ("D", "bottom")], lines)
+    {'A': 0.0, 'B': 0.0, 'C': 1.0, 'D': 0.0}
+    >>> sign = [{"text": '"EXIT 42"', "start": 3.0, "relevance": 0.7}, {"text": "still", "start": 1.0, "relevance": 0.2}]
+    >>> option_support([("A", "at 1 second"), ("B", "at 3 seconds"), ("C", "at 0:04")], sign)
+    {'A': 0.0, 'B': 1.0, 'C': 0.0}
+    """
+    relevant = sorted(lines, key=lambda line: -line.get("relevance", 0.0))[:top]
+    statements = [words(line["text"].split("(", 1)[0]) for line in relevant]
+    support = {}
+    for letter, text in options:
+        moment = find_point(text) if _TIME_UNIT.search(text) else None
+        if moment is not None:
+            support[letter] = float(bool(relevant) and abs(relevant[0].get("start", -1e9) - moment) <= 0.5)
+            continue
+        wanted = words(text)
+        shares = [len(wanted & said) / len(wanted) for said in statements] if wanted else []
+        support[letter] = round(max(shares, default=0.0), 3)
+    return support
+
+
+# the readings that pick one line by a rule (not by similarity): the option it states is the answer
+EXTREME_RULES = ("highest", "lowest", "first", "last", "after", "before")
+# an option naming a moment: a unit of time or a clock ("3 seconds", "2 s", "1 minute", "0:42")
+_TIME_UNIT = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds?|min|minutes?)\b|\b\d+:\d{2}\b", re.I)
+
+
+SIMILARITY_MARGIN = 0.15  # sentence similarity by which one option must beat every other
+
+
+def clearly_most_relevant(stated: list[str], options: list[tuple[str, str]], lines: list[dict],
+                          margin: float = SIMILARITY_MARGIN) -> list[str]:
+    """Of the ``stated`` options, the one whose most relevant stating line is more relevant
+    than any line stating another by ``margin`` ("camera pans right" over "camera tilts up"
+    for "Which way does the camera pan?"), as a one-item list; else ``stated`` unchanged."""
+    best = {}
+    for letter, text in options:
+        if letter in stated:
+            support = [line.get("relevance", 0.0) for line in lines
+                       if option_support([(letter, text)], [line], top=1)[letter] == 1.0]
+            best[letter] = max(support, default=float("-inf"))
+    ranked = sorted(best, key=lambda letter: -best[letter])
+    if len(ranked) > 1 and best[ranked[0]] - best[ranked[1]] >= margin:
+        return ranked[:1]
+    return stated
+
+
+def closest_option(options: list[tuple[str, str]], lines: list[dict], top: int = 3,
+                   margin: float = SIMILARITY_MARGIN) -> str | None:
+    """The option far closer in meaning than any other to the ``top`` lines most relevant to
+    the question ("a bicycle" to "objects: mountain bike", which shares no word with it), or
+    None when none stands out by ``margin``: where no line states an option in words, the
+    evidence still points at one, and a small model's likelihood should not overrule it."""
+    if len(options) < 2 or not lines:
+        return None
+    from vidllm.perceive.text_embed import default_embedder
+
+    embedder = default_embedder()
+    relevant = sorted(lines, key=lambda line: -line.get("relevance", 0.0))[:top]
+    shown = embedder.embed([statement(line) for line in relevant])
+    closeness = (embedder.embed([text for _, text in options]) @ shown.T).max(axis=1)
+    order = np.argsort(-closeness)
+    if closeness[order[0]] - closeness[order[1]] < margin:
+        return None
+    return options[int(order[0])][0]

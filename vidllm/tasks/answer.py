@@ -48,10 +48,12 @@ class Answer(OptionsAsText):
 
     def render(self) -> str:
         lines = [self.answer if not self.options else f"{self.answer}. {dict(self.options).get(self.answer, '')}".rstrip(". ")]
-        if self.options and self.choice_source == "evidence":
-            lines.append(f"(the evidence states this option; the model replied {self.reply.strip()!r})")
-        elif self.options and self.choice_source == "similarity":
-            lines.append(f"(the model's reply had no option letter; chosen from the evidence: {self.reply.strip()!r})")
+        if self.options and self.choice_source in ("evidence", "similarity"):
+            why = ("the evidence states this option" if self.choice_source == "evidence"
+                   else "the option closest in meaning to the evidence")
+            if not self.reply.strip().startswith(f"{self.answer}."):  # a model preferred another
+                why += f"; the model replied {self.reply.strip()!r}"
+            lines.append(f"({why})")
         if self.evidence:
             from vidllm.perceive.timeline import clock
 

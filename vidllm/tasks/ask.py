@@ -3,12 +3,11 @@
 Every model takes the same path: the question (options given apart or inside it) becomes a
 ``Request``, the backend answers, and the reply becomes an ``Answer`` with its evidence:
 - multiple choice weighs the model's choice (the option the embedded default's reasoner finds
-  likeliest, every option scored; else the letter read from the reply, ``vidllm.choices``)
-  against what the model read, where it shows that (the embedded default's timeline lines): when
-  exactly one option is stated in the lines most relevant to the question (or, failing that, in
-  any line shown, with no other option stated anywhere), that option is the answer whatever a
-  small model preferred; when the reply names no letter, the option closest to the
-  lines is chosen; the answer says which way it was chosen and how each option was supported;
+  likeliest, where it was asked; else the letter read from the reply, ``vidllm.choices``)
+  against what the model read, where it shows that (the embedded default's timeline lines):
+  what the lines settle (``timeline_reader.choose_by_evidence``) is the answer whatever a small
+  model preferred; when the reply names no letter, the option closest to the lines is chosen;
+  the answer says which way it was chosen and how each option was supported;
 - evidence is the timeline lines that support the answer (the embedded default), or the times
   the reply names ("at 0:03", "from 3 to 5 seconds") for a model that watched the frames.
 
@@ -32,11 +31,12 @@ from vidllm.errors import OptionError
 from vidllm.models.pool import ModelPool
 from vidllm.models.registry import check_sampling
 from vidllm.models.request import Request, Response
-from vidllm.models.timeline_reader import WHEN_QUESTION, number_in
-from vidllm.perceive.timeline import NUMBER_WORDS, clock, words
+from vidllm.models.timeline_reader import WHEN_QUESTION, choose_by_evidence
+from vidllm.models.timeline_reader import statement as _statement
+from vidllm.perceive.timeline import NUMBER_WORDS, clock
 from vidllm.tasks.answer import Answer, Evidence
 from vidllm.tasks.frame_selection import STRATEGIES, select_frames
-from vidllm.timeparse import find_point, find_spans
+from vidllm.timeparse import find_spans
 from vidllm.video.probe import check_path
 from vidllm.video.spec import SamplingSpec
 
@@ -143,31 +143,9 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
         letters, texts = [o[0] for o in options], [o[1] for o in options]
         scored = response.manifest.get("option_scores")
         answer, source = parse_choice(reply, letters, texts), "likelihood" if scored else "reply"
-        support = option_support(options, lines or [])
-        stated = [letter for letter, share in support.items() if share == 1.0]
-        if reading.get("rule") in EXTREME_RULES and reading["lines"]:
-            # "the highest number", "the first thing said", "what comes after X": the line the
-            # rule picked (the first it cites) states the answer, whichever lines are the most
-            # similar to the question
-            support = option_support(options, reading["lines"][:1], top=1)
-            stated = [letter for letter, share in support.items() if share == 1.0]
-        elif reading.get("rule") == "how many":  # the count of distinct lines is the answer
-            count = len(reading["lines"])
-            support = {letter: float(number_in(text) == count) for letter, text in options}
-            stated = [letter for letter, share in support.items() if share == 1.0]
-        if not stated and lines:
-            # none stated by the most relevant lines: an option that some line read states, when
-            # no other option is stated anywhere, is still what the evidence says (a needle's
-            # card whose word a neighbouring topic outranks in relevance)
-            anywhere = option_support(options, lines, top=len(lines))
-            stated = [letter for letter, share in anywhere.items() if share == 1.0]
-        if len(stated) > 1:  # several stated: the one the far most relevant line states
-            stated = clearly_most_relevant(stated, options, lines)
-        closest = closest_option(options, lines) if lines and not stated else None
-        if len(stated) == 1 and stated[0] != answer:
-            answer, source = stated[0], "evidence"
-        elif closest is not None and closest != answer:
-            answer, source = closest, "similarity"
+        chosen, by, support = choose_by_evidence(options, lines or [], reading)
+        if chosen is not None and (chosen != answer or not scored):
+            answer, source = chosen, by  # (also when the reasoner, not needed, gave no scores)
         elif answer is None and lines:
             answer, source = choose_by_similarity(question, options, lines), "similarity"
         elif answer is None:
@@ -205,84 +183,6 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
         grounding=grounding, usage=response.usage.to_dict(), timings=dict(response.timings),
         manifest=response.manifest,
     )
-
-
-def option_support(options: list[tuple[str, str]], lines: list[dict], top: int = 3) -> dict[str, float]:
-    """How plainly the ``top`` lines most relevant to the question state each option: the
-    largest share of the option's words found in one line's statement (the text before any
-    parenthesis, where tools repeat details: "moves left (from the right to the left)" states
-    left, not right).
-
-    An option that names a moment ("at 3 seconds", "at 0:42") is stated by the most relevant
-    line when that line begins then (within half a second): "when does X appear" is answered by
-    the start of the line about X.
-
-    >>> lines = [{"text": "a blue object moves down (from the top to the bottom)", "relevance": 0.6},
-    ...          {"text": "mostly white", "relevance": 0.1}]
-    >>> option_support([("A", "left"), ("B", "up"), ("C", "down"), ("D", "bottom")], lines)
-    {'A': 0.0, 'B': 0.0, 'C': 1.0, 'D': 0.0}
-    >>> sign = [{"text": '"EXIT 42"', "start": 3.0, "relevance": 0.7}, {"text": "still", "start": 1.0, "relevance": 0.2}]
-    >>> option_support([("A", "at 1 second"), ("B", "at 3 seconds"), ("C", "at 0:04")], sign)
-    {'A': 0.0, 'B': 1.0, 'C': 0.0}
-    """
-    relevant = sorted(lines, key=lambda line: -line.get("relevance", 0.0))[:top]
-    statements = [words(line["text"].split("(", 1)[0]) for line in relevant]
-    support = {}
-    for letter, text in options:
-        moment = find_point(text) if _TIME_UNIT.search(text) else None
-        if moment is not None:
-            support[letter] = float(bool(relevant) and abs(relevant[0].get("start", -1e9) - moment) <= 0.5)
-            continue
-        wanted = words(text)
-        shares = [len(wanted & said) / len(wanted) for said in statements] if wanted else []
-        support[letter] = round(max(shares, default=0.0), 3)
-    return support
-
-
-# the readings that pick one line by a rule (not by similarity): the option it states is the answer
-EXTREME_RULES = ("highest", "lowest", "first", "last", "after", "before")
-# an option naming a moment: a unit of time or a clock ("3 seconds", "2 s", "1 minute", "0:42")
-_TIME_UNIT = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds?|min|minutes?)\b|\b\d+:\d{2}\b", re.I)
-
-
-SIMILARITY_MARGIN = 0.15  # sentence similarity by which one option must beat every other
-
-
-def clearly_most_relevant(stated: list[str], options: list[tuple[str, str]], lines: list[dict],
-                          margin: float = SIMILARITY_MARGIN) -> list[str]:
-    """Of the ``stated`` options, the one whose most relevant stating line is more relevant
-    than any line stating another by ``margin`` ("camera pans right" over "camera tilts up"
-    for "Which way does the camera pan?"), as a one-item list; else ``stated`` unchanged."""
-    best = {}
-    for letter, text in options:
-        if letter in stated:
-            support = [line.get("relevance", 0.0) for line in lines
-                       if option_support([(letter, text)], [line], top=1)[letter] == 1.0]
-            best[letter] = max(support, default=float("-inf"))
-    ranked = sorted(best, key=lambda letter: -best[letter])
-    if len(ranked) > 1 and best[ranked[0]] - best[ranked[1]] >= margin:
-        return ranked[:1]
-    return stated
-
-
-def closest_option(options: list[tuple[str, str]], lines: list[dict], top: int = 3,
-                   margin: float = SIMILARITY_MARGIN) -> str | None:
-    """The option far closer in meaning than any other to the ``top`` lines most relevant to
-    the question ("a bicycle" to "objects: mountain bike", which shares no word with it), or
-    None when none stands out by ``margin``: where no line states an option in words, the
-    evidence still points at one, and a small model's likelihood should not overrule it."""
-    if len(options) < 2 or not lines:
-        return None
-    from vidllm.perceive.text_embed import default_embedder
-
-    embedder = default_embedder()
-    relevant = sorted(lines, key=lambda line: -line.get("relevance", 0.0))[:top]
-    shown = embedder.embed([_statement(line) for line in relevant])
-    closeness = (embedder.embed([text for _, text in options]) @ shown.T).max(axis=1)
-    order = np.argsort(-closeness)
-    if closeness[order[0]] - closeness[order[1]] < margin:
-        return None
-    return options[int(order[0])][0]
 
 
 def choose_by_similarity(question: str, options: list[tuple[str, str]], lines: list[dict]) -> str:
@@ -340,8 +240,3 @@ def unsupported_facts(reply: str, lines: list[dict]) -> list[str]:
         read |= {str(int(line["start"])), str(int(line["end"])), str(int(round(line["start"]))),
                  str(int(round(line["end"])))}
     return sorted(_numbers(reply) - read)
-
-
-def _statement(line: dict) -> str:
-    """A shown line without its times ("objects: bicycle"): what similarity is computed on."""
-    return line["rendered"].split("] ", 1)[-1]

@@ -231,7 +231,7 @@ def _answer_round(r: Reasoner, number: int, question: str, pairs, segments, show
 
 def _stated_option(question: str, pairs, lines: list[Line]) -> str | None:
     """The one option the observations most relevant to the question state plainly, if any."""
-    from vidllm.tasks.ask import option_support
+    from vidllm.models.timeline_reader import option_support
 
     if not lines:
         return None

@@ -233,8 +233,8 @@ def model_score(reply: str, letter: str, pairs) -> tuple[int | None, str | None]
 
 def evidence_support(pairs, entries: list[TrackEntry]) -> dict[str, float]:
     """How plainly the most relevant evidence entries state each option (0-1, see
-    ``vidllm.tasks.ask.option_support``)."""
-    from vidllm.tasks.ask import option_support
+    ``vidllm.models.timeline_reader.option_support``)."""
+    from vidllm.models.timeline_reader import option_support
 
     # only the entries about the question's targets: "moves right" said of the red object is no
     # evidence for the blue one
