@@ -69,7 +69,7 @@ _OVERVIEW = re.compile(r"\b(?:describe|summari[sz]e|summary|overview|what happen
 # the kinds an overview draws on, most telling first (colours and shot cuts say little alone)
 OVERVIEW_KINDS = ("speech", "ocr", "track", "tags", "motion")
 OVERVIEW_LINES = 5
-# what an extreme is taken over: the kind of line the question names
+# the kind of line a question names: what its answer is read from
 _KIND_WORDS = (
     ("number", re.compile(r"\b(?:numbers?|counters?|counts?|values?|scores?|digits?|figures?|totals?)\b", re.I)),
     ("speech", re.compile(r"\b(?:say|says|said|speaker|spoken|speak|speaks|words? heard|talk|talks|mentioned)\b",
@@ -117,7 +117,7 @@ def extreme_asked(question: str) -> str | None:
 
 
 def kind_asked(question: str) -> str | None:
-    """The kind of line a question names: "number", "speech" or "ocr" (on-screen text)."""
+    """The kind of line a question names: "number", "speech", "ocr" (on-screen text) or "shot"."""
     return next((name for name, pattern in _KIND_WORDS if pattern.search(question)), None)
 
 
