@@ -36,9 +36,11 @@ $(STAMP): pyproject.toml Makefile scripts/install-llama-cpp.sh | $(PY)
 	touch $(STAMP)
 
 # the embedded default alone: a CPU-only torch (its tags tool is the one user of torch), no
-# CUDA libraries, no transformers; satisfied by the full install when that is there
+# CUDA libraries, no torchvision; where the full install is there, that one is kept up to date
 $(LEAN): pyproject.toml Makefile scripts/install-llama-cpp.sh | $(PY)
-	@if [ ! -f $(STAMP) ]; then \
+	@if [ -f $(STAMP) ]; then \
+	  $(MAKE) --no-print-directory install; \
+	else \
 	  $(PIP) install -q '$(TORCH_CPU)' && \
 	  bash scripts/install-llama-cpp.sh $(PY) && \
 	  $(PIP) install -q -e '.[default]' && \
