@@ -69,7 +69,7 @@ class TimelineOptions(BackendOptions):
     answers: Literal["auto", "evidence", "llm"] = Field(
         "auto", description="Open questions: read the answer off the most relevant lines, with their times "
                             "(evidence), or let the text model write it (llm); auto: evidence with the built-in "
-                            "135M model, llm with any other. Multiple choice always scores every option.")
+                            "135M model, llm with any other (multiple choice: score_options).")
     score_options: Literal["needed", "always"] = Field(
         "needed", description="Multiple choice: the reasoner scores the options when the lines do not settle the "
                               "question (needed), or every time, for its scores in the answer (always).")
