@@ -184,17 +184,25 @@ def assert_same_eval(out: Path, unbroken: Path) -> None:
         assert (out / name).read_bytes() == (unbroken / name).read_bytes(), name
 
 
+def growing_count(read, lost: str):
+    """How many things ``read()`` finds (a set, or None before anything exists), asserting at
+    each call that everything found at the previous call is still there (``lost`` says what)."""
+    kept: list[set] = []
+
+    def count() -> int:
+        found = read() or set()
+        assert not kept or kept[-1] <= found, lost
+        kept.append(found)
+        return len(found)
+
+    return count
+
+
 @pytest.mark.slow
 def test_eval_killed_20_times_ends_identical_to_an_unbroken_run(mlvu, unbroken_eval, tmp_path):
     out = tmp_path / "run"
     command, rng = eval_command(mlvu, out), random.Random(SEED)
-    kept: list[set] = []
-
-    def count_done() -> int:
-        found = predictions(out) or set()
-        assert not kept or kept[-1] <= found, "a committed answer was lost or changed"
-        kept.append(found)
-        return len(found)
+    count_done = growing_count(lambda: predictions(out), "a committed answer was lost or changed")
 
     def moment(done: int) -> tuple[int, float]:
         # 0 or 1 more answers committed, then up to 1.5 answers' time (2 workers x 0.2 s each);
@@ -313,13 +321,7 @@ def test_describe_killed_mid_run_resumes_to_the_same_timeline(disc, unbroken, tm
     cache = tmp_path / "cache"
     env = {**os.environ, "VIDLLM_CACHE_DIR": str(cache)}
     rng = random.Random(SEED)
-    kept: list[set] = []
-
-    def count_done() -> int:
-        found = tool_runs(cache) or set()
-        assert not kept or kept[-1] <= found, "a finished tool run was lost"
-        kept.append(found)
-        return len(found)
+    count_done = growing_count(lambda: tool_runs(cache), "a finished tool run was lost")
 
     def moment(done: int) -> tuple[int, float]:
         # models load for seconds before the first tool finishes, the later tools are quick: most
