@@ -100,7 +100,8 @@ def split_sql(script: str) -> list[str]:
 # The cache database, vidllm.sqlite. Append only. The first four are the tables the previous layout
 # created by import order (its _migrations ids 0-3); their SQL is kept as it was.
 CACHE_MIGRATIONS: tuple[Migration, ...] = (
-    # vidllm.video.cache.content_hash: a file's hash, memoised by path, size, mtime and inode.
+    # a file's hash, memoised by path, size, mtime and inode, as vidllm kept it before
+    # m005_file_digests (which video.cache.content_hash now uses); kept, as every released table is.
     Migration("m001_file_hashes", """
     CREATE TABLE file_hashes (
         path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, hash TEXT
@@ -122,8 +123,8 @@ CACHE_MIGRATIONS: tuple[Migration, ...] = (
     """),
     Migration("m004_observations_by_run",
               "CREATE INDEX observations_by_run ON observations (video_hash, tool, config_key)"),
-    # file_digest: a file's digest by any algorithm (the sha256 of model weights that every
-    # manifest names), memoised by path, size, mtime and inode so a new process reads no weights
+    # file_digest: a file's digest by any algorithm (a video's blake2b-128 content hash, the sha256
+    # of model weights that every manifest names), memoised by path, size, mtime and inode so a new process reads no weights
     Migration("m005_file_digests", """
     CREATE TABLE file_digests (
         path TEXT, algorithm TEXT, size INTEGER, mtime_ns INTEGER, inode INTEGER, digest TEXT,
@@ -158,28 +159,29 @@ def connect(path: str | os.PathLike | None = None,
     return conn
 
 
-def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
-    """The hex digest of a file's bytes (``hashlib.new(algorithm)``), memoised in the cache
-    database by path, size, mtime and inode: hundreds of MB of weights are read once, not by
-    every process that names them in a manifest."""
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256", digest_size: int | None = None) -> str:
+    """The hex digest of a file's bytes (``hashlib.new(algorithm)``, of ``digest_size`` bytes
+    for the BLAKE2 family), memoised in the cache database by path, size, mtime and inode:
+    hundreds of MB of weights, or a video, are read once, not by every process that names them."""
     import hashlib
     from contextlib import closing
 
     path = os.path.abspath(path)
     st = os.stat(path)
     identity = (st.st_size, st.st_mtime_ns, st.st_ino)
+    label = f"{algorithm}-{digest_size * 8}" if digest_size else algorithm  # "blake2b-128"
     with closing(connect()) as conn:
         row = conn.execute("SELECT size, mtime_ns, inode, digest FROM file_digests WHERE path=? AND algorithm=?",
-                           (path, algorithm)).fetchone()
+                           (path, label)).fetchone()
         if row and tuple(row[:3]) == identity:
             return row[3]
-        digest = hashlib.new(algorithm)
+        digest = hashlib.new(algorithm, **({"digest_size": digest_size} if digest_size else {}))
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
         value = digest.hexdigest()
         conn.execute("INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?, ?, ?, ?)",
-                     (path, algorithm, *identity, value))
+                     (path, label, *identity, value))
         return value
 
 

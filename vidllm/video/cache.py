@@ -24,7 +24,6 @@ import re
 import socket
 import tempfile
 import time
-from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -100,26 +99,8 @@ def _unlink(path: Path) -> int:
 
 
 def content_hash(path: str | os.PathLike) -> str:
-    """blake2b-128 of the file's bytes, memoised in the cache database (table ``file_hashes``)."""
-    path = os.path.abspath(path)
-    st = os.stat(path)
-    with closing(db.connect()) as conn:
-        row = conn.execute(
-            "SELECT hash FROM file_hashes WHERE path=? AND size=? AND mtime_ns=? AND inode=?",
-            (path, st.st_size, st.st_mtime_ns, st.st_ino),
-        ).fetchone()
-        if row:
-            return row[0]
-        digest = hashlib.blake2b(digest_size=16)
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        value = digest.hexdigest()
-        conn.execute(
-            "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?)",
-            (path, st.st_size, st.st_mtime_ns, st.st_ino, value),
-        )
-        return value
+    """blake2b-128 of the file's bytes, memoised in the cache database (``db.file_digest``)."""
+    return db.file_digest(path, "blake2b", digest_size=16)
 
 
 @dataclass(frozen=True)
