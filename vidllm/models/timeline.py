@@ -194,9 +194,10 @@ class TimelineBackend(Backend):
         reading = read_answer(question, selected, duration=timeline.duration, every=timeline.lines(for_model=True))
         shown = [{"start": line.start, "end": line.end, "kind": line.kind, "text": line.text,
                   "rendered": line.render(), "relevance": round(float(score), 4)} for line, score in selected]
-        option_scores, settled = None, None
+        option_scores, settled, decision = None, None, None
         if options:  # what the lines settle needs no reasoner (``score_options``)
-            settled, _, _ = choose_by_evidence(options, shown, reading.to_dict())
+            settled, by, support = choose_by_evidence(options, shown, reading.to_dict())
+            decision = {"option": settled, "by": by, "support": support}
         scoring = options and (settled is None or self.options.score_options == "always")
         if scoring and hasattr(self.llm, "score_continuations"):
             # every option scored by the reasoner's likelihood, not one sampled letter trusted
@@ -235,6 +236,9 @@ class TimelineBackend(Backend):
                 # how the evidence answers the question by rule; the answer itself when open
                 # questions are read off the lines (``answers``)
                 "reading": {**reading.to_dict(), "answered": not options and reads},
+                # multiple choice: the option the lines settle (None: none), how, and each
+                # option's support (``timeline_reader.choose_by_evidence``)
+                "settled": decision,
                 "retrieval": {"embedder": embedder.manifest(), "budget_tokens": self.options.budget_tokens},
                 "system_prompt": SYSTEM_PROMPT,
                 "prompt": prompt,

@@ -97,6 +97,11 @@ class Reading:
                           for line, score in self.lines]}
 
 
+def moment_answer(start: float, statement: str) -> str:
+    """How a "when" question is answered: the moment a line begins, and what it says."""
+    return f"At {clock(start)}: {statement}"
+
+
 def span(line: Line) -> str:
     return f"{clock(line.start)}-{clock(line.end)}"
 
@@ -144,7 +149,7 @@ def read_answer(question: str, selected: list[tuple[Line, float]], min_relevance
         return Reading("The video does not say: the tools found nothing in it.", "not in evidence", ())
     ranked = sorted(selected, key=lambda pair: -pair[1])
     if WHEN_QUESTION.search(question):
-        return Reading(f"At {clock(ranked[0][0].start)}: {ranked[0][0].statement()}", "when", (ranked[0],))
+        return Reading(moment_answer(ranked[0][0].start, ranked[0][0].statement()), "when", (ranked[0],))
     kind = kind_asked(question)
     shown = {line for line, _ in ranked}
     everything = ranked + [(line, 0.0) for line in every or () if line not in shown]
@@ -278,7 +283,7 @@ def choose_by_evidence(options: list[tuple[str, str]], lines: list[dict],
     else the option far closer in meaning to the most relevant lines than any other."""
     reading = reading or {}
     support = option_support(options, lines)
-    if reading.get("rule") in EXTREME_RULES and reading.get("lines"):
+    if reading.get("rule") in PICKING_RULES and reading.get("lines"):
         support = option_support(options, reading["lines"][:1], top=1)
     elif reading.get("rule") == "how many":  # the count of distinct lines is the answer
         count = len(reading["lines"])
@@ -331,7 +336,7 @@ def option_support(options: list[tuple[str, str]], lines: list[dict], top: int =
 
 
 # the readings that pick one line by a rule (not by similarity): the option it states is the answer
-EXTREME_RULES = ("highest", "lowest", "first", "last", "after", "before")
+PICKING_RULES = ("highest", "lowest", "first", "last", "after", "before")
 # an option naming a moment: a unit of time or a clock ("3 seconds", "2 s", "1 minute", "0:42")
 _TIME_UNIT = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds?|min|minutes?)\b|\b\d+:\d{2}\b", re.I)
 

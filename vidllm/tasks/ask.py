@@ -31,7 +31,11 @@ from vidllm.errors import OptionError
 from vidllm.models.pool import ModelPool
 from vidllm.models.registry import check_sampling
 from vidllm.models.request import Request, Response
-from vidllm.models.timeline_reader import WHEN_QUESTION, choose_by_evidence
+from vidllm.models.timeline_reader import (
+    WHEN_QUESTION,
+    choose_by_evidence,
+    moment_answer,
+)
 from vidllm.models.timeline_reader import statement as _statement
 from vidllm.perceive.timeline import NUMBER_WORDS, clock
 from vidllm.tasks.answer import Answer, Evidence
@@ -143,7 +147,10 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
         letters, texts = [o[0] for o in options], [o[1] for o in options]
         scored = response.manifest.get("option_scores")
         answer, source = parse_choice(reply, letters, texts), "likelihood" if scored else "reply"
-        chosen, by, support = choose_by_evidence(options, lines or [], reading)
+        # what the lines settle, as the embedded default decided it (else weighed here)
+        settled = response.manifest.get("settled")
+        chosen, by, support = ((settled["option"], settled["by"], settled["support"]) if settled
+                               else choose_by_evidence(options, lines or [], reading))
         if chosen is not None and (chosen != answer or not scored):
             answer, source = chosen, by  # (also when the reasoner, not needed, gave no scores)
         elif answer is None and lines:
@@ -162,7 +169,7 @@ def answer_from_response(question: str, options: list[tuple[str, str]], response
         # "when ...?" over a timeline: the moment is the start of the line most about it, so
         # the answer is that line with its time, whatever a small model made of the times
         top = max(lines, key=lambda line: line.get("relevance", 0.0))
-        answer = f"At {clock(top['start'])}: {_statement(top)}"
+        answer = moment_answer(top["start"], _statement(top))
         grounding = {"unsupported": [], "replaced": False, "from_evidence": True}
         evidence = [Evidence(top["start"], top["end"], _statement(top), round(float(top.get("relevance", 0.0)), 4))]
     elif lines is not None:
