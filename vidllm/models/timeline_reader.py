@@ -179,7 +179,7 @@ def read_answer(question: str, selected: list[tuple[Line, float]], min_relevance
             return reading
     extreme = extreme_asked(question)
     if extreme is not None:
-        reading = _read_extreme(question, extreme, everything)
+        reading = _read_extreme(kind, extreme, everything)
         if reading is not None:
             return reading
     pool = sorted(named, key=lambda pair: -pair[1]) or ranked
@@ -195,10 +195,9 @@ def read_answer(question: str, selected: list[tuple[Line, float]], min_relevance
     return Reading(answer, "most relevant", tuple(cited))
 
 
-def _read_extreme(question: str, extreme: str, ranked: list[tuple[Line, float]]) -> Reading | None:
-    """The line holding the extreme the question asks for, among the lines of the kind it
+def _read_extreme(kind: str | None, extreme: str, ranked: list[tuple[Line, float]]) -> Reading | None:
+    """The line holding the extreme a question asks for, among the lines of the ``kind`` it
     names (numbers, speech, on-screen text), else among the lines about its subject."""
-    kind = kind_asked(question)
     if kind is not None or extreme in ("highest", "lowest"):
         pool = of_kind(ranked, kind or "number")
     else:  # the lines about the question's subject: as relevant as the best, nearly
